@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* macebpf.h - the one definition of everything BPF C and the native addon
+ * share: latency records, map keys and values, counters, constants.
+ * BPF code includes it after vmlinux.h, C++ after <linux/types.h>.
+ * test/unit/layout.test.ts checks the TypeScript decoder against it. */
+#ifndef MACEBPF_H
+#define MACEBPF_H
+
+#define MB_MAX_CONTAINERS 256 /* container index 0 = "not a traced container" */
+#define MB_MAX_OUTER 16
+#define MB_PAYLOAD_KEY_BYTES 16 /* ping puts its timestamp here; iperf3 its counters */
+#define MB_ABSENT 0xffffffffu   /* a latency part that was not observed */
+
+enum mb_dir { MB_EGRESS = 0, MB_INGRESS = 1 };
+
+/* Measurement points, in egress order: socket, container device, outer device. */
+enum mb_stage { MB_STAGE_S = 0, MB_STAGE_D = 1, MB_STAGE_O = 2, MB_NSTAGES = 3 };
+#define MB_STAGE_BIT(s) (1u << (s))
+
+/* NAT-invariant packet key (DESIGN §3). Fields that a protocol does not use are 0. */
+struct mb_key {
+	__u8 dir;       /* enum mb_dir */
+	__u8 proto;     /* IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_UDP, IPPROTO_TCP */
+	__u8 family;    /* 4 or 6 */
+	__u8 icmp_type; /* echo request/reply */
+	__u32 a;        /* ICMP: sequence; UDP: UDP length; TCP: sequence */
+	__u32 b;        /* TCP: ack */
+	__u32 c;        /* TCP: payload length (first segment of a GSO packet) */
+	__u8 payload[MB_PAYLOAD_KEY_BYTES]; /* ICMP echo and UDP: first payload bytes */
+};
+
+/* In-flight correlation entry: one timestamp per stage, 0 = not seen. */
+struct mb_inflight {
+	__u64 ts[MB_NSTAGES];
+	__u32 netns;
+	__u16 container;
+	__u16 pad;
+};
+
+/* TCP sends are keyed by socket and sequence: the user buffer holds no TCP header. */
+struct mb_tcp_send_key {
+	__u64 sk;
+	__u32 seq;
+	__u32 pad;
+};
+
+struct mb_container {
+	__u16 index;
+	__u16 flags;
+};
+
+struct mb_outer_key {
+	__u32 netns;
+	__u32 ifindex;
+};
+
+/* One latency record in the ring buffer (fixed size). */
+struct mb_event {
+	__u64 ts_ns;     /* CLOCK_MONOTONIC ns at the first observed stage */
+	__u32 netns;     /* container netns inode */
+	__u32 total_ns;  /* first to last observed stage */
+	__u32 stack_ns;  /* socket <-> container device, or MB_ABSENT */
+	__u32 virt_ns;   /* container device <-> outer device, or MB_ABSENT */
+	__u32 packet_id; /* ICMP sequence, TCP sequence, else key hash */
+	__u16 container;
+	__u8 dir;
+	__u8 proto;
+	__u8 family;
+	__u8 stages;     /* MB_STAGE_BIT()s observed */
+	__u8 pad[6];
+};
+
+/* Per container and direction; summed over CPUs by user space. */
+struct mb_dir_counters {
+	__u64 packets;    /* at the container device */
+	__u64 bytes;
+	__u64 created;    /* in-flight entries created */
+	__u64 events;     /* latency records emitted */
+	__u64 unmatched;  /* a later stage found no entry (index 0: outer packets of no traced container) */
+	__u64 stale;      /* entries older than max_age_ns when matched, discarded */
+	__u64 lost;       /* records dropped: ring buffer full */
+	__u64 collisions; /* an entry with the same key was still in flight */
+};
+
+struct mb_counters {
+	struct mb_dir_counters dir[2];
+};
+
+#endif /* MACEBPF_H */

@@ -1,0 +1,69 @@
+#include "poller.h"
+
+#include <bpf/libbpf.h>
+
+#include "errors.h"
+
+namespace mb {
+namespace {
+constexpr int kPollMs = 50;             // records wait at most this long when traffic is light
+constexpr size_t kMaxBatch = 256 << 10;  // hand over early when a batch grows this big
+}  // namespace
+
+Poller::Poller(Napi::Env env, int ring_fd, Napi::Function callback) {
+  rb_ = ring_buffer__new(ring_fd, OnRecord, this, nullptr);
+  if (!rb_) ThrowLibbpf(env, "ring_buffer__new", errno);
+  tsfn_ = Napi::ThreadSafeFunction::New(env, callback, "macebpf-events", 0, 1);
+  batch_.reserve(kMaxBatch);
+  thread_ = std::thread([this] { Run(); });
+}
+
+Poller::~Poller() { Stop(); }
+
+void Poller::Stop() {
+  if (thread_.joinable()) {
+    stop_ = true;
+    thread_.join();
+    tsfn_.Release();
+  }
+  if (rb_) {
+    ring_buffer__free(rb_);
+    rb_ = nullptr;
+  }
+}
+
+int Poller::OnRecord(void* ctx, void* data, size_t size) {
+  auto* self = static_cast<Poller*>(ctx);
+  auto* bytes = static_cast<uint8_t*>(data);
+  self->batch_.insert(self->batch_.end(), bytes, bytes + size);
+  if (self->batch_.size() >= kMaxBatch) self->Flush();
+  return 0;
+}
+
+void Poller::Flush() {
+  if (batch_.empty()) return;
+  auto* out = new std::vector<uint8_t>(std::move(batch_));
+  batch_ = std::vector<uint8_t>();
+  batch_.reserve(kMaxBatch);
+  napi_status st = tsfn_.BlockingCall(out, [](Napi::Env env, Napi::Function cb, std::vector<uint8_t>* v) {
+    auto ab = Napi::ArrayBuffer::New(env, v->size());
+    memcpy(ab.Data(), v->data(), v->size());
+    delete v;
+    cb.Call({ab});
+  });
+  if (st != napi_ok) delete out;
+}
+
+void Poller::Run() {
+  while (!stop_) {
+    // The BPF side wakes us only once a batch is waiting; the timeout plus an
+    // explicit consume picks up what a quiet period left behind.
+    ring_buffer__poll(rb_, kPollMs);
+    ring_buffer__consume(rb_);
+    Flush();
+  }
+  ring_buffer__consume(rb_);
+  Flush();
+}
+
+}  // namespace mb

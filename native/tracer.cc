@@ -1,0 +1,188 @@
+#include "tracer.h"
+
+#include <linux/types.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "errors.h"
+#include "macebpf.h"
+#include "macebpf.skel.h"
+
+namespace mb {
+namespace {
+
+uint32_t U32Arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (info.Length() <= i || !info[i].IsNumber()) {
+    throw Napi::TypeError::New(info.Env(), std::string("argument '") + name + "' must be a number");
+  }
+  double v = info[i].As<Napi::Number>().DoubleValue();
+  if (v < 0 || v > 4294967295.0 || v != static_cast<uint32_t>(v)) {
+    throw Napi::RangeError::New(info.Env(), std::string("argument '") + name +
+                                                "' must be an integer in 0..2^32-1, got " +
+                                                std::to_string(v));
+  }
+  return static_cast<uint32_t>(v);
+}
+
+// Optional numeric option with a default and bounds.
+double Option(const Napi::Object& opts, const char* name, double def, double lo, double hi) {
+  if (!opts.Has(name) || opts.Get(name).IsUndefined()) return def;
+  Napi::Value v = opts.Get(name);
+  if (!v.IsNumber()) throw Napi::TypeError::New(opts.Env(), std::string("option '") + name + "' must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= lo && d <= hi)) {
+    throw Napi::RangeError::New(opts.Env(), std::string("option '") + name + "' = " + std::to_string(d) +
+                                                " is out of range [" + std::to_string(lo) + ", " +
+                                                std::to_string(hi) + "]");
+  }
+  return d;
+}
+
+}  // namespace
+
+Napi::Function Tracer::Define(Napi::Env env) {
+  return DefineClass(env, "Tracer",
+                     {
+                         InstanceMethod<&Tracer::SetOuter>("setOuter"),
+                         InstanceMethod<&Tracer::ClearOuter>("clearOuter"),
+                         InstanceMethod<&Tracer::Trace>("trace"),
+                         InstanceMethod<&Tracer::Untrace>("untrace"),
+                         InstanceMethod<&Tracer::Counters>("counters"),
+                         InstanceMethod<&Tracer::OnEvents>("onEvents"),
+                         InstanceMethod<&Tracer::Close>("close"),
+                     });
+}
+
+// options: { inflightEntries, maxAgeNs, wakeupRecords, sockets }
+Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) {
+  Napi::Env env = info.Env();
+  Napi::Object opts = info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
+  auto inflight = static_cast<uint32_t>(Option(opts, "inflightEntries", 65536, 64, 1 << 24));
+  auto max_age = static_cast<uint64_t>(Option(opts, "maxAgeNs", 1e9, 1e3, 4e9));  // records hold u32 ns
+  auto wakeup = static_cast<uint64_t>(Option(opts, "wakeupRecords", 64, 1, 65536));
+  bool sockets = !opts.Has("sockets") || opts.Get("sockets").ToBoolean();
+
+  skel_ = macebpf__open();
+  if (!skel_) ThrowLibbpf(env, "macebpf__open", errno);
+  skel_->rodata->max_age_ns = max_age;
+  skel_->rodata->wakeup_bytes = wakeup * sizeof(struct mb_event);
+  int err = bpf_map__set_max_entries(skel_->maps.inflight_egress, inflight);
+  if (!err) err = bpf_map__set_max_entries(skel_->maps.inflight_ingress, inflight);
+  // The socket stage costs every syscall a tracepoint hit; it can be left out.
+  if (!err && !sockets) err = bpf_program__set_autoload(skel_->progs.mb_sys_send, false);
+  if (err) {
+    Destroy();
+    ThrowLibbpf(env, "bpf_map__set_max_entries", err);
+  }
+  err = macebpf__load(skel_);
+  if (err) {
+    Destroy();
+    ThrowLibbpf(env, "macebpf__load", err);
+  }
+  err = macebpf__attach(skel_);
+  if (err) {
+    Destroy();
+    ThrowLibbpf(env, "macebpf__attach", err);
+  }
+}
+
+Tracer::~Tracer() { Destroy(); }
+
+void Tracer::Destroy() {
+  if (poller_) {
+    poller_->Stop();
+    poller_.reset();
+  }
+  if (skel_) {
+    macebpf__destroy(skel_);  // detaches every link and closes the maps
+    skel_ = nullptr;
+  }
+}
+
+::macebpf* Tracer::Skel(Napi::Env env) {
+  if (!skel_) throw Napi::Error::New(env, "tracer is closed: create a new Tracer");
+  return skel_;
+}
+
+Napi::Value Tracer::SetOuter(const Napi::CallbackInfo& info) {
+  auto* s = Skel(info.Env());
+  struct mb_outer_key k = {U32Arg(info, 0, "netns"), U32Arg(info, 1, "ifindex")};
+  __u8 one = 1;
+  int err = bpf_map__update_elem(s->maps.outer_dev, &k, sizeof(k), &one, sizeof(one), BPF_ANY);
+  if (err) ThrowLibbpf(info.Env(), "bpf_map__update_elem(outer_dev)", err);
+  return info.Env().Undefined();
+}
+
+Napi::Value Tracer::ClearOuter(const Napi::CallbackInfo& info) {
+  auto* s = Skel(info.Env());
+  struct mb_outer_key k = {U32Arg(info, 0, "netns"), U32Arg(info, 1, "ifindex")};
+  int err = bpf_map__delete_elem(s->maps.outer_dev, &k, sizeof(k), 0);
+  if (err && err != -ENOENT) ThrowLibbpf(info.Env(), "bpf_map__delete_elem(outer_dev)", err);
+  return info.Env().Undefined();
+}
+
+Napi::Value Tracer::Trace(const Napi::CallbackInfo& info) {
+  auto* s = Skel(info.Env());
+  uint32_t netns = U32Arg(info, 0, "netns");
+  uint32_t index = U32Arg(info, 1, "index");
+  if (index == 0 || index >= MB_MAX_CONTAINERS) {
+    throw Napi::RangeError::New(info.Env(), "container index " + std::to_string(index) + " is out of range 1.." +
+                                                std::to_string(MB_MAX_CONTAINERS - 1));
+  }
+  struct mb_container c = {static_cast<__u16>(index), 0};
+  int err = bpf_map__update_elem(s->maps.traced_netns, &netns, sizeof(netns), &c, sizeof(c), BPF_ANY);
+  if (err) ThrowLibbpf(info.Env(), "bpf_map__update_elem(traced_netns)", err);
+  return info.Env().Undefined();
+}
+
+Napi::Value Tracer::Untrace(const Napi::CallbackInfo& info) {
+  auto* s = Skel(info.Env());
+  uint32_t netns = U32Arg(info, 0, "netns");
+  int err = bpf_map__delete_elem(s->maps.traced_netns, &netns, sizeof(netns), 0);
+  if (err && err != -ENOENT) ThrowLibbpf(info.Env(), "bpf_map__delete_elem(traced_netns)", err);
+  return info.Env().Undefined();
+}
+
+// Returns one struct mb_counters, summed over CPUs, as an ArrayBuffer.
+Napi::Value Tracer::Counters(const Napi::CallbackInfo& info) {
+  auto* s = Skel(info.Env());
+  uint32_t index = U32Arg(info, 0, "index");
+  if (index >= MB_MAX_CONTAINERS) {
+    throw Napi::RangeError::New(info.Env(), "container index " + std::to_string(index) + " is out of range");
+  }
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu < 0) ThrowLibbpf(info.Env(), "libbpf_num_possible_cpus", ncpu);
+  std::vector<struct mb_counters> percpu(ncpu);
+  int err = bpf_map__lookup_elem(s->maps.counters, &index, sizeof(index), percpu.data(),
+                                 percpu.size() * sizeof(struct mb_counters), 0);
+  if (err) ThrowLibbpf(info.Env(), "bpf_map__lookup_elem(counters)", err);
+  auto ab = Napi::ArrayBuffer::New(info.Env(), sizeof(struct mb_counters));
+  auto* sum = static_cast<__u64*>(ab.Data());
+  constexpr size_t n = sizeof(struct mb_counters) / sizeof(__u64);
+  for (size_t i = 0; i < n; i++) sum[i] = 0;
+  for (const auto& c : percpu) {
+    const auto* v = reinterpret_cast<const __u64*>(&c);
+    for (size_t i = 0; i < n; i++) sum[i] += v[i];
+  }
+  return ab;
+}
+
+Napi::Value Tracer::OnEvents(const Napi::CallbackInfo& info) {
+  auto* s = Skel(info.Env());
+  if (info.Length() < 1 || !info[0].IsFunction()) {
+    throw Napi::TypeError::New(info.Env(), "onEvents(callback): callback must be a function");
+  }
+  if (poller_) throw Napi::Error::New(info.Env(), "onEvents was already called on this tracer");
+  poller_ = std::make_unique<Poller>(info.Env(), bpf_map__fd(s->maps.events), info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+Napi::Value Tracer::Close(const Napi::CallbackInfo& info) {
+  Destroy();
+  return info.Env().Undefined();
+}
+
+}  // namespace mb

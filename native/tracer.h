@@ -1,0 +1,38 @@
+// tracer.h - the JS class over the BPF skeleton (DESIGN §4):
+// new Tracer(options) opens, loads and attaches; setOuter/trace/untrace fill
+// the filter maps; counters(index) sums a container's per-CPU counters;
+// onEvents(cb) starts the ring-buffer poller; close() detaches everything.
+#pragma once
+#include <napi.h>
+
+#include <memory>
+
+#include "poller.h"
+
+struct macebpf;
+
+namespace mb {
+
+class Tracer : public Napi::ObjectWrap<Tracer> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit Tracer(const Napi::CallbackInfo& info);
+  ~Tracer() override;
+
+ private:
+  Napi::Value SetOuter(const Napi::CallbackInfo& info);
+  Napi::Value ClearOuter(const Napi::CallbackInfo& info);
+  Napi::Value Trace(const Napi::CallbackInfo& info);
+  Napi::Value Untrace(const Napi::CallbackInfo& info);
+  Napi::Value Counters(const Napi::CallbackInfo& info);
+  Napi::Value OnEvents(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  ::macebpf* Skel(Napi::Env env);
+  void Destroy();
+
+  ::macebpf* skel_ = nullptr;
+  std::unique_ptr<Poller> poller_;
+};
+
+}  // namespace mb
