@@ -29,9 +29,11 @@ struct mb_key {
 	__u8 payload[MB_PAYLOAD_KEY_BYTES]; /* ICMP echo and UDP: first payload bytes */
 };
 
-/* In-flight correlation entry: one timestamp per stage, 0 = not seen. */
+/* In-flight correlation entry: one timestamp per stage, 0 = not seen. The
+ * sk_buff of the last device stage tells two packets with equal keys apart. */
 struct mb_inflight {
 	__u64 ts[MB_NSTAGES];
+	__u64 skb;
 	__u32 netns;
 	__u16 container;
 	__u16 pad;
@@ -79,7 +81,7 @@ struct mb_dir_counters {
 	__u64 unmatched;  /* a later stage found no entry (index 0: outer packets of no traced container) */
 	__u64 stale;      /* entries older than max_age_ns when matched, discarded */
 	__u64 lost;       /* records dropped: ring buffer full */
-	__u64 collisions; /* an entry with the same key was still in flight */
+	__u64 collisions; /* another packet with the same key was in flight */
 };
 
 struct mb_counters {

@@ -4,7 +4,8 @@
  * Egress:  S sys_enter (send/write on a socket) -> D net_dev_start_xmit (container dev)
  *          -> O net_dev_start_xmit (outer dev): record emitted at O.
  * Ingress: O netif_receive_skb (outer dev) -> D netif_receive_skb (container
- *          dev) -> S skb_copy_datagram_iovec: record emitted at S, or at D for
+ *          dev) -> S skb_copy_datagram_iovec (UDP: sys_exit of recv/read):
+ *          record emitted at S, or at D for
  *          packets no socket will read (TCP without payload, echo requests).
  * Stages meet in per-direction LRU maps keyed by the NAT-invariant mb_key. */
 #include "vmlinux.h"
@@ -15,6 +16,7 @@
 #include "macebpf.h"
 #include "lib/netns.h"
 #include "lib/pkt_key.h"
+#include "lib/syscall.h"
 
 #define MB_IFF_LOOPBACK 0x8
 #define MB_AF_INET 2
@@ -59,6 +61,23 @@ struct {
 	__type(key, struct mb_tcp_send_key);
 	__type(value, __u64);
 } tcp_send SEC(".maps");
+
+/* UDP receives in progress: thread id -> the buffer sys_exit will read. */
+struct mb_recv {
+	const __u8 *buf;
+	__u64 len;
+	__u32 netns;
+	__u16 container;
+	__u8 family;
+	__u8 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct mb_recv);
+} udp_recv SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -113,7 +132,7 @@ static __always_inline __u32 mb_part(__u64 from, __u64 to)
 	return from && to && to >= from ? (__u32)(to - from) : MB_ABSENT;
 }
 
-/* Emit the record of a finished entry; the caller deletes the entry. */
+/* Emit the record of a finished entry. */
 static __always_inline void mb_emit(const struct mb_key *key, const struct mb_inflight *v, __u64 now)
 {
 	__u16 idx = v->container;
@@ -155,6 +174,28 @@ static __always_inline void mb_emit(const struct mb_key *key, const struct mb_in
 	MB_COUNT(idx, dir, events);
 }
 
+/* Finish an entry: whoever deletes it emits it, so a packet seen on two CPUs
+ * at once (or two packets with one key) gives one record, not two. */
+static __always_inline void mb_finish(void *map, const struct mb_key *key,
+				      const struct mb_inflight *v, __u64 now)
+{
+	struct mb_inflight done = *v;
+
+	if (bpf_map_delete_elem(map, key) == 0)
+		mb_emit(key, &done, now);
+}
+
+/* A device stage that finds an entry made for another sk_buff is looking at a
+ * different packet with the same content key. */
+static __always_inline bool mb_other_skb(const struct mb_inflight *v, const struct sk_buff *skb,
+					 __u16 idx, __u8 dir)
+{
+	if (!v->skb || v->skb == (__u64)skb)
+		return false;
+	MB_COUNT(idx, dir, collisions);
+	return true;
+}
+
 /* Look up the entry for a later stage; discards and counts entries past max age. */
 static __always_inline struct mb_inflight *mb_match(void *map, const struct mb_key *key,
 						    __u16 idx, __u64 now)
@@ -177,9 +218,9 @@ static __always_inline struct mb_inflight *mb_match(void *map, const struct mb_k
 
 /* Start an entry at its first stage; an entry still in flight under the same key is a collision. */
 static __always_inline void mb_start(const struct mb_key *key, __u8 stage, __u64 s_ts,
-				     __u32 netns, __u16 idx, __u64 now)
+				     const struct sk_buff *skb, __u32 netns, __u16 idx, __u64 now)
 {
-	struct mb_inflight v = { .netns = netns, .container = idx };
+	struct mb_inflight v = { .netns = netns, .container = idx, .skb = (__u64)skb };
 	void *map = mb_inflight_map(key->dir);
 
 	v.ts[stage & 3] = now;
@@ -228,10 +269,9 @@ int BPF_PROG(mb_dev_xmit, const struct sk_buff *skb, const struct net_device *de
 		if (!mb_skb_key(&key, skb, false))
 			return 0;
 		v = mb_match(&inflight_egress, &key, 0, now);
-		if (v) {
+		if (v && !mb_other_skb(v, skb, v->container, MB_EGRESS)) {
 			v->ts[MB_STAGE_O] = now;
-			mb_emit(&key, v, now);
-			bpf_map_delete_elem(&inflight_egress, &key);
+			mb_finish(&inflight_egress, &key, v, now);
 		}
 		return 0;
 	}
@@ -248,6 +288,7 @@ int BPF_PROG(mb_dev_xmit, const struct sk_buff *skb, const struct net_device *de
 
 	if (v && !v->ts[MB_STAGE_D]) { /* started at the socket */
 		v->ts[MB_STAGE_D] = now;
+		v->skb = (__u64)skb;
 		return 0;
 	}
 	__u64 s_ts = 0;
@@ -261,7 +302,7 @@ int BPF_PROG(mb_dev_xmit, const struct sk_buff *skb, const struct net_device *de
 			bpf_map_delete_elem(&tcp_send, &tk);
 		}
 	}
-	mb_start(&key, MB_STAGE_D, s_ts, netns, idx, now);
+	mb_start(&key, MB_STAGE_D, s_ts, skb, netns, idx, now);
 	return 0;
 }
 
@@ -288,7 +329,7 @@ int BPF_PROG(mb_dev_rx, struct sk_buff *skb)
 	if (mb_is_outer(netns, BPF_CORE_READ(dev, ifindex))) {
 		/* The container is not known before NAT is undone: every packet starts an entry. */
 		if (mb_skb_key(&key, skb, true))
-			mb_start(&key, MB_STAGE_O, 0, 0, 0, now);
+			mb_start(&key, MB_STAGE_O, 0, skb, 0, 0, now);
 		return 0;
 	}
 	struct mb_container *c = bpf_map_lookup_elem(&traced_netns, &netns);
@@ -302,15 +343,14 @@ int BPF_PROG(mb_dev_rx, struct sk_buff *skb)
 		return 0;
 	struct mb_inflight *v = mb_match(&inflight_ingress, &key, idx, now);
 
-	if (!v)
+	if (!v || mb_other_skb(v, skb, idx, MB_INGRESS))
 		return 0;
 	v->ts[MB_STAGE_D] = now;
 	v->netns = netns;
 	v->container = idx;
-	if (mb_ends_in_kernel(&key)) {
-		mb_emit(&key, v, now);
-		bpf_map_delete_elem(&inflight_ingress, &key);
-	}
+	v->skb = 0; /* the socket may see a clone */
+	if (mb_ends_in_kernel(&key))
+		mb_finish(&inflight_ingress, &key, v, now);
 	return 0;
 }
 
@@ -326,7 +366,8 @@ int BPF_PROG(mb_sock_recv, const struct sk_buff *skb, int len)
 	__u64 now = bpf_ktime_get_ns();
 	struct mb_key key = { .dir = MB_INGRESS };
 
-	if (!mb_skb_key(&key, skb, false))
+	/* UDP is finished at sys_exit: not every datagram copy passes here. */
+	if (!mb_skb_key(&key, skb, false) || key.proto == IPPROTO_UDP)
 		return 0;
 	struct mb_inflight *v = mb_match(&inflight_ingress, &key, idx, now);
 
@@ -335,42 +376,21 @@ int BPF_PROG(mb_sock_recv, const struct sk_buff *skb, int len)
 	v->ts[MB_STAGE_S] = now;
 	v->netns = netns;
 	v->container = idx;
-	mb_emit(&key, v, now);
-	bpf_map_delete_elem(&inflight_ingress, &key);
+	mb_finish(&inflight_ingress, &key, v, now);
 	return 0;
 }
 
-/* Socket stage of egress: the application hands its data to the kernel.
- * Kernel functions cannot be traced on every kernel (no fentry/kprobes here),
- * so this is the sys_enter tracepoint, filtered by syscall number first. */
-#define MB_NR_WRITE 1
-#define MB_NR_WRITEV 20
-#define MB_NR_SENDTO 44
-#define MB_NR_SENDMSG 46
-
-#define MB_S_IFMT 00170000
-#define MB_S_IFSOCK 0140000
-
-static __always_inline struct socket *mb_fd_socket(int fd)
-{
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	struct file *file = NULL;
-
-	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
-		return NULL;
-	if ((BPF_CORE_READ(file, f_inode, i_mode) & MB_S_IFMT) != MB_S_IFSOCK)
-		return NULL;
-	return BPF_CORE_READ(file, private_data);
-}
-
+/* Socket stage from the syscall tracepoints. Egress: the application hands
+ * data to a send/write on an ICMP or UDP socket (key from its buffer), or to
+ * a TCP socket (keyed by socket and next sequence). Ingress UDP: at the exit
+ * of recv/read, key from the buffer it filled (UDP copies linear datagrams
+ * without the skb_copy_datagram_iovec tracepoint). */
 SEC("tp_btf/sys_enter")
-int BPF_PROG(mb_sys_send, struct pt_regs *regs, long id)
+int BPF_PROG(mb_sys_enter, struct pt_regs *regs, long id)
 {
-	if (id != MB_NR_SENDTO && id != MB_NR_SENDMSG && id != MB_NR_WRITE && id != MB_NR_WRITEV)
+	int kind = mb_sys_kind(id);
+
+	if (!kind)
 		return 0;
 	__u32 netns = mb_task_netns();
 	struct mb_container *c = bpf_map_lookup_elem(&traced_netns, &netns);
@@ -389,6 +409,17 @@ int BPF_PROG(mb_sys_send, struct pt_regs *regs, long id)
 
 	if (fam != MB_AF_INET && fam != MB_AF_INET6)
 		return 0;
+	if (kind == MB_SYS_RECV) {
+		if (proto != IPPROTO_UDP)
+			return 0;
+		struct mb_recv r = { .netns = netns, .container = idx, .family = fam == MB_AF_INET6 ? 6 : 4 };
+		__u64 tid = bpf_get_current_pid_tgid();
+
+		if (!mb_sys_buf(id, regs, &r.buf, &r.len))
+			return 0;
+		bpf_map_update_elem(&udp_recv, &tid, &r, BPF_ANY);
+		return 0;
+	}
 	if (proto == IPPROTO_TCP) {
 		struct mb_tcp_send_key tk = { .sk = (__u64)sk,
 					      .seq = BPF_CORE_READ((struct tcp_sock *)sk, write_seq) };
@@ -398,34 +429,45 @@ int BPF_PROG(mb_sys_send, struct pt_regs *regs, long id)
 	}
 	if (proto != IPPROTO_UDP && proto != IPPROTO_ICMP && proto != MB_IPPROTO_ICMPV6)
 		return 0;
-	/* The first user segment must hold all the key's bytes (ping's always does). */
 	const __u8 *buf;
 	__u64 len;
-
-	if (id == MB_NR_SENDTO || id == MB_NR_WRITE) {
-		buf = (const __u8 *)BPF_CORE_READ(regs, si);
-		len = BPF_CORE_READ(regs, dx);
-	} else {
-		struct iovec iov;
-		const struct iovec *uiov = (const struct iovec *)BPF_CORE_READ(regs, si);
-
-		if (id == MB_NR_SENDMSG) {
-			struct user_msghdr mh;
-
-			if (bpf_probe_read_user(&mh, sizeof(mh), (void *)BPF_CORE_READ(regs, si)))
-				return 0;
-			uiov = mh.msg_iov;
-		}
-		if (bpf_probe_read_user(&iov, sizeof(iov), uiov))
-			return 0;
-		buf = iov.iov_base;
-		len = iov.iov_len;
-	}
 	struct mb_key key = { .dir = MB_EGRESS };
 
-	if (!mb_key_from_user(&key, fam == MB_AF_INET6 ? 6 : 4, proto, buf, len))
+	if (!mb_sys_buf(id, regs, &buf, &len) ||
+	    !mb_key_from_user(&key, fam == MB_AF_INET6 ? 6 : 4, proto, buf, len))
 		return 0;
-	mb_start(&key, MB_STAGE_S, 0, netns, idx, now);
+	mb_start(&key, MB_STAGE_S, 0, NULL, netns, idx, now);
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(mb_sys_exit, struct pt_regs *regs, long ret)
+{
+	if (mb_sys_kind(BPF_CORE_READ(regs, orig_ax)) != MB_SYS_RECV)
+		return 0;
+	__u64 tid = bpf_get_current_pid_tgid();
+	struct mb_recv *r = bpf_map_lookup_elem(&udp_recv, &tid);
+
+	if (!r)
+		return 0;
+	struct mb_recv rv = *r;
+
+	bpf_map_delete_elem(&udp_recv, &tid);
+	if (ret <= 0 || ret > rv.len)
+		return 0;
+	__u64 now = bpf_ktime_get_ns();
+	struct mb_key key = { .dir = MB_INGRESS };
+
+	if (!mb_key_from_user(&key, rv.family, IPPROTO_UDP, rv.buf, ret))
+		return 0;
+	struct mb_inflight *v = mb_match(&inflight_ingress, &key, rv.container, now);
+
+	if (!v)
+		return 0;
+	v->ts[MB_STAGE_S] = now;
+	v->netns = rv.netns;
+	v->container = rv.container;
+	mb_finish(&inflight_ingress, &key, v, now);
 	return 0;
 }
 

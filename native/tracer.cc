@@ -72,7 +72,8 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
   int err = bpf_map__set_max_entries(skel_->maps.inflight_egress, inflight);
   if (!err) err = bpf_map__set_max_entries(skel_->maps.inflight_ingress, inflight);
   // The socket stage costs every syscall a tracepoint hit; it can be left out.
-  if (!err && !sockets) err = bpf_program__set_autoload(skel_->progs.mb_sys_send, false);
+  if (!err && !sockets) err = bpf_program__set_autoload(skel_->progs.mb_sys_enter, false);
+  if (!err && !sockets) err = bpf_program__set_autoload(skel_->progs.mb_sys_exit, false);
   if (err) {
     Destroy();
     ThrowLibbpf(env, "bpf_map__set_max_entries", err);

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* syscall.h - the socket stage seen from sys_enter/sys_exit (x86_64):
+ * which syscalls move data through a socket, the socket behind an fd, and
+ * the first user buffer of the call.
+ *
+ *   mb_sys_kind(id)               MB_SYS_SEND, MB_SYS_RECV or 0
+ *   mb_fd_socket(fd)              struct socket * or NULL
+ *   mb_sys_buf(id, regs, &buf, &len)  first user segment of the call
+ *
+ * Kernel functions cannot be traced on every kernel (fentry and kprobes may
+ * be missing), the raw syscall tracepoints always exist. */
+#ifndef MB_LIB_SYSCALL_H
+#define MB_LIB_SYSCALL_H
+
+#define MB_NR_READ 0
+#define MB_NR_WRITE 1
+#define MB_NR_READV 19
+#define MB_NR_WRITEV 20
+#define MB_NR_SENDTO 44
+#define MB_NR_RECVFROM 45
+#define MB_NR_SENDMSG 46
+#define MB_NR_RECVMSG 47
+
+#define MB_SYS_SEND 1
+#define MB_SYS_RECV 2
+
+#define MB_S_IFMT 00170000
+#define MB_S_IFSOCK 0140000
+
+static __always_inline int mb_sys_kind(long id)
+{
+	if (id == MB_NR_SENDTO || id == MB_NR_SENDMSG || id == MB_NR_WRITE || id == MB_NR_WRITEV)
+		return MB_SYS_SEND;
+	if (id == MB_NR_RECVFROM || id == MB_NR_RECVMSG || id == MB_NR_READ || id == MB_NR_READV)
+		return MB_SYS_RECV;
+	return 0;
+}
+
+static __always_inline struct socket *mb_fd_socket(int fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *file = NULL;
+
+	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return NULL;
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & MB_S_IFMT) != MB_S_IFSOCK)
+		return NULL;
+	return BPF_CORE_READ(file, private_data);
+}
+
+/* read/write/send/recv pass (buf, len); the *v and *msg calls an iovec array. */
+static __always_inline bool mb_sys_buf(long id, struct pt_regs *regs, const __u8 **buf, __u64 *len)
+{
+	if (id == MB_NR_SENDTO || id == MB_NR_WRITE || id == MB_NR_RECVFROM || id == MB_NR_READ) {
+		*buf = (const __u8 *)BPF_CORE_READ(regs, si);
+		*len = BPF_CORE_READ(regs, dx);
+		return true;
+	}
+	const struct iovec *uiov = (const struct iovec *)BPF_CORE_READ(regs, si);
+	struct iovec iov;
+
+	if (id == MB_NR_SENDMSG || id == MB_NR_RECVMSG) {
+		struct user_msghdr mh;
+
+		if (bpf_probe_read_user(&mh, sizeof(mh), (void *)BPF_CORE_READ(regs, si)))
+			return false;
+		uiov = mh.msg_iov;
+	}
+	if (bpf_probe_read_user(&iov, sizeof(iov), uiov))
+		return false;
+	*buf = iov.iov_base;
+	*len = iov.iov_len;
+	return true;
+}
+
+#endif
