@@ -37,7 +37,7 @@ void ThrowLibbpf(Napi::Env env, const std::string& call, int err) {
   }
   {
     std::lock_guard<std::mutex> lock(log_mutex);
-    if (!log_tail.empty()) msg += "\nlibbpf: " + log_tail;
+    if (!log_tail.empty()) msg += "\nlibbpf log:\n" + log_tail;
     log_tail.clear();
   }
   Napi::Error e = Napi::Error::New(env, msg);

@@ -1,7 +1,7 @@
 // iface.ts - interfaces inside a network namespace: name -> ifindex, and the
 // device of the default route (the default outer device, DESIGN §5).
 import { execFileSync } from 'node:child_process';
-import type { NetnsRef } from './netns';
+import { currentNetns, type NetnsRef } from './netns';
 
 export interface OuterDevice {
   netns: NetnsRef;
@@ -10,15 +10,19 @@ export interface OuterDevice {
 }
 
 function ipJson(netns: NetnsRef, args: string[]): unknown {
+  // Our own netns needs no nsenter (nor the CAP_SYS_ADMIN it takes).
+  const own = netns.inode === currentNetns().inode;
+  const [cmd, ...argv] = own ? ['ip', '-j', ...args] : ['nsenter', `--net=${netns.path}`, 'ip', '-j', ...args];
   try {
-    const out = execFileSync('nsenter', [`--net=${netns.path}`, 'ip', '-j', ...args], {
+    const out = execFileSync(cmd, argv, {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     return JSON.parse(out || '[]');
   } catch (err) {
-    const stderr = (err as { stderr?: string }).stderr?.trim();
-    throw new Error(`ip ${args.join(' ')} in netns ${netns.label} failed: ${stderr || (err as Error).message}`);
+    const stderr = (err as { stderr?: string }).stderr?.trim() || (err as Error).message;
+    const hint = /Operation not permitted/.test(stderr) ? ': run as root (entering a netns needs CAP_SYS_ADMIN)' : '';
+    throw new Error(`ip ${args.join(' ')} in netns ${netns.label} failed: ${stderr}${hint}`);
   }
 }
 

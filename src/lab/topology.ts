@@ -286,9 +286,10 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
 
 /**
  * Remove a lab's namespaces (their veths, bridge and nft table go with them)
- * and its state file. Idempotent; already-gone parts are not errors. Stop
- * processes running inside the lab first, or its namespaces linger until
- * they exit.
+ * and its state file. Idempotent; already-gone parts are not errors.
+ * Processes still running inside the lab's namespaces were started by
+ * macebpf (traffic of a demo or test, perhaps one that was SIGKILLed): they
+ * are killed by pid first, or the namespaces would linger.
  */
 export async function labDown(lab: Lab | string): Promise<void> {
   const id = typeof lab === 'string' ? lab : lab.id;
@@ -299,6 +300,7 @@ export async function labDown(lab: Lab | string): Promise<void> {
   const failures: string[] = [];
   for (const ns of names) {
     if (!fs.existsSync(nsPath(ns))) continue;
+    await killNetnsProcesses(ns);
     try {
       await run('ip', ['netns', 'del', ns]);
     } catch (e) {
@@ -307,6 +309,17 @@ export async function labDown(lab: Lab | string): Promise<void> {
   }
   if (failures.length > 0) throw new Error(`labDown ${id}: ${failures.join('\n')}`);
   removeState(id);
+}
+
+async function killNetnsProcesses(ns: string): Promise<void> {
+  const { stdout } = await run('ip', ['netns', 'pids', ns]).catch(() => ({ stdout: '' }));
+  for (const pid of stdout.split(/\s+/).filter(Boolean).map(Number)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
 }
 
 /** All labs with a readable state file. */

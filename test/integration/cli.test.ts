@@ -1,0 +1,184 @@
+// `macebpf trace` as a user runs it: the compiled CLI in a child process, the
+// lab, real pings; the CSV it writes; what is left after it exits normally,
+// on SIGTERM, on SIGKILL; the errors it gives for bad input. Root only.
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CSV_HEADER, parseCsvRow } from '../../src/core/csv';
+import { resolveNetns } from '../../src/core/netns';
+import { run } from '../../src/lab/exec';
+import { labDown, labUp, listLabs, netnsList, reapLabs, type Lab } from '../../src/lab/topology';
+import { killAllTraffic, ping } from '../../src/lab/traffic';
+import { isRoot, skipUnlessRoot } from '../support/root';
+
+const CLI = path.resolve(__dirname, '../../dist/src/cli.js');
+
+interface Cli {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const started: ChildProcess[] = [];
+
+function cli(args: string[]): Cli {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(child);
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('close', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+async function until(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Our BPF programs currently loaded in the kernel (names start with mb_). */
+async function ourPrograms(): Promise<string[]> {
+  const { stdout } = await run('bpftool', ['prog', 'list', '-j']);
+  return (JSON.parse(stdout) as { name?: string }[]).map((p) => p.name ?? '').filter((n) => n.startsWith('mb_'));
+}
+
+async function programsAfterSettling(): Promise<string[]> {
+  for (let i = 0; i < 40; i++) {
+    const progs = await ourPrograms();
+    if (progs.length === 0) return progs;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return ourPrograms();
+}
+
+describe.skipIf(skipUnlessRoot)('macebpf CLI (root, real kernel)', () => {
+  let lab: Lab;
+  let tmp: string;
+  let traceArgs: string[];
+
+  beforeAll(async () => {
+    if (!isRoot) throw new Error('CLI integration tests need root (CI=true: they must run, not skip)');
+    if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run npm test (it compiles TypeScript first)`);
+    await reapLabs();
+    lab = await labUp({ containers: 2 });
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'macebpf-cli-'));
+    traceArgs = ['trace', '--netns', lab.containers[0].name, '--outer', lab.host.uplink, '--outer-netns', lab.host.name];
+  });
+
+  afterAll(async () => {
+    for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    killAllTraffic();
+    if (lab) await labDown(lab);
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('writes one CSV row per record with the exact header, and removes its programs on exit', async () => {
+    const csv = path.join(tmp, 'out.csv');
+    const t0 = BigInt(Date.now()) * 1_000_000n;
+    const p = cli([...traceArgs, '--duration', '4s', '--csv', csv]);
+    await until('the tracer to start', () => p.stderr().includes('tracing'));
+    const res = await ping(lab.containers[0].name, lab.target.ip4, { count: 100, intervalS: 0.01 });
+    await ping(lab.containers[0].name, lab.target.ip6, { count: 10, intervalS: 0.01 });
+    const exit = await p.exited;
+    const t1 = BigInt(Date.now()) * 1_000_000n;
+    expect(exit.code, p.stderr()).toBe(0);
+
+    const lines = fs.readFileSync(csv, 'utf8').trimEnd().split('\n');
+    expect(lines[0]).toBe(CSV_HEADER);
+    const rows = lines.slice(1).map(parseCsvRow);
+    // The final table's records column is the session's count: the CSV has exactly as many rows.
+    const tableRecords = p
+      .stdout()
+      .split('\n')
+      .filter((l) => l.startsWith(lab.containers[0].name))
+      .reduce((sum, l) => sum + Number(l.trim().split(/\s+/)[2]), 0);
+    expect(rows.length).toBe(tableRecords);
+    const inode = resolveNetns(lab.containers[0].name).inode;
+    for (const r of rows) {
+      expect(r.container).toBe(lab.containers[0].name);
+      expect(r.netns).toBe(inode);
+      expect(r.timestampNs > t0 && r.timestampNs < t1).toBe(true);
+      expect(r.latencyNs).toBeGreaterThan(0);
+      if (r.stackNs !== null && r.virtNs !== null) expect(r.stackNs + r.virtNs).toBe(r.latencyNs);
+    }
+    const egressSeqs = new Set(rows.filter((r) => r.protocol === 'icmp' && r.direction === 'egress').map((r) => r.packetId));
+    for (const seq of res.rttsMs.keys()) expect(egressSeqs.has(seq)).toBe(true);
+    expect(rows.filter((r) => r.protocol === 'icmp6').length).toBe(20);
+    expect(await programsAfterSettling()).toEqual([]);
+  });
+
+  it('detaches everything on SIGTERM and still closes the CSV', async () => {
+    const csv = path.join(tmp, 'term.csv');
+    const p = cli([...traceArgs, '--csv', csv]);
+    await until('the tracer to start', () => p.stderr().includes('tracing'));
+    expect((await ourPrograms()).length).toBeGreaterThan(0);
+    await ping(lab.containers[0].name, lab.target.ip4, { count: 5, intervalS: 0.01 });
+    p.child.kill('SIGTERM');
+    const exit = await p.exited;
+    expect(exit.code).toBe(143);
+    const lines = fs.readFileSync(csv, 'utf8').trimEnd().split('\n');
+    expect(lines[0]).toBe(CSV_HEADER);
+    expect(lines.length - 1).toBeGreaterThanOrEqual(10);
+    expect(await programsAfterSettling()).toEqual([]);
+  });
+
+  it('leaves nothing after SIGKILL; a new start runs cleanly', async () => {
+    const p = cli(traceArgs);
+    await until('the tracer to start', () => p.stderr().includes('tracing'));
+    p.child.kill('SIGKILL');
+    await p.exited;
+    // BPF links live in the process's file descriptors: the kernel detaches
+    // them with the process (freeing may lag the exit by an RCU grace period).
+    expect(await programsAfterSettling()).toEqual([]);
+    const again = cli([...traceArgs, '--duration', '1']);
+    expect((await again.exited).code, again.stderr()).toBe(0);
+    expect(await programsAfterSettling()).toEqual([]);
+  });
+
+  it('a SIGKILLed demo leaves its lab; the next demo removes it, and its own on exit', async () => {
+    const before = new Set(listLabs().map((l) => l.id));
+    const d1 = cli(['demo', '--duration', '60']);
+    await until('the demo to trace', () => d1.stderr().includes('tracing'), 30_000);
+    const killedLab = listLabs().find((l) => !before.has(l.id) && l.ownerPid === d1.child.pid);
+    expect(killedLab).toBeDefined();
+    d1.child.kill('SIGKILL');
+    await d1.exited;
+    expect((await netnsList()).some((n) => n.startsWith(`mb-${killedLab!.id}-`))).toBe(true);
+
+    const d2 = cli(['demo', '--duration', '2']);
+    const exit = await d2.exited;
+    expect(exit.code, d2.stderr()).toBe(0);
+    expect(d2.stdout()).toMatch(/egress/);
+    const left = (await netnsList()).filter((n) => n.startsWith('mb-') && !n.startsWith(`mb-${lab.id}-`));
+    expect(left).toEqual([]);
+    expect(listLabs().map((l) => l.id)).toEqual([lab.id]);
+    expect(await programsAfterSettling()).toEqual([]);
+  });
+
+  it.each([
+    [['trace', '--netns', 'no-such-netns-xyz'], /no such network namespace|no-such-netns-xyz/i],
+    [['trace', '--netns', 'pid:abc'], /pid:abc/],
+    [['trace', '--netns', 'pid:999999999'], /999999999/],
+    [['trace'], /at least one --netns/],
+    [['trace', '--netns', 'LAB0', '--outer', 'nope0', '--outer-netns', 'LABHOST'], /no interface "nope0"/],
+    [['trace', '--netns', 'LAB0', '--duration', 'soon'], /invalid --duration "soon"|--duration/],
+    [['trace', '--netns', 'LAB0', '--inflight', '-5'], /--inflight/],
+    [['frobnicate'], /unknown command "frobnicate"/],
+  ])('rejects bad input %j with a specific error', async (args, message) => {
+    const real = args.map((a) => (a === 'LAB0' ? lab.containers[0].name : a === 'LABHOST' ? lab.host.name : a));
+    const p = cli(real);
+    const exit = await p.exited;
+    expect(exit.code).toBe(1);
+    expect(p.stderr()).toMatch(message);
+    expect(await programsAfterSettling()).toEqual([]);
+  });
+});

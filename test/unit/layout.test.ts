@@ -1,0 +1,25 @@
+// The TypeScript decoders against the C structs of bpf/macebpf.h, as the
+// compiler laid them out (offsetof/sizeof exported by the addon).
+import { describe, expect, it } from 'vitest';
+import { loadAddon } from '../../src/core/addon';
+import { COUNTERS_SIZE, DIR_COUNTER_FIELDS, DIR_COUNTERS_SIZE } from '../../src/core/counters';
+import { ABSENT, EVENT_OFFSETS, EVENT_SIZE } from '../../src/core/records';
+
+describe('shared struct layout', () => {
+  const { layout } = loadAddon();
+
+  it('mb_event: size and every field offset', () => {
+    expect(EVENT_SIZE).toBe(layout.eventSize);
+    expect(EVENT_OFFSETS).toEqual(layout.event);
+  });
+
+  it('mb_counters: sizes and field order', () => {
+    expect(COUNTERS_SIZE).toBe(layout.countersSize);
+    expect(DIR_COUNTERS_SIZE).toBe(layout.dirCountersSize);
+    expect(Object.fromEntries(DIR_COUNTER_FIELDS.map((f, i) => [f, i * 8]))).toEqual(layout.dirCounters);
+  });
+
+  it('the absent-part sentinel', () => {
+    expect(ABSENT).toBe(layout.absent);
+  });
+});
