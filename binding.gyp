@@ -11,7 +11,7 @@
     {
       "target_name": "macebpf_bpf",
       "type": "none",
-      "sources": ["bpf/trace.bpf.c"],
+      "sources": ["bpf/trace.bpf.c", "bpf/edt.bpf.c"],
       "actions": [
         {
           "action_name": "vmlinux_h",
@@ -38,7 +38,7 @@
       "actions": [
         {
           "action_name": "bpf_link",
-          "inputs": ["<(gen)/trace.bpf.o"],
+          "inputs": ["<(gen)/trace.bpf.o", "<(gen)/edt.bpf.o"],
           "outputs": ["<(gen)/macebpf.bpf.o"],
           "action": ["sh", "-c", "bpftool gen object <(gen)/macebpf.bpf.o <@(_inputs)"]
         },
@@ -53,7 +53,7 @@
     {
       "target_name": "macebpf",
       "dependencies": ["macebpf_skel"],
-      "sources": ["native/addon.cc", "native/tracer.cc", "native/poller.cc", "native/errors.cc"],
+      "sources": ["native/addon.cc", "native/tracer.cc", "native/limit.cc", "native/drops.cc", "native/poller.cc", "native/errors.cc"],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")", "<(gen)", "bpf"],
       "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8"],
       "cflags!": ["-fno-exceptions"],

@@ -88,4 +88,30 @@ struct mb_counters {
 	struct mb_dir_counters dir[2];
 };
 
+/* Packets the kernel dropped in a traced container, by drop reason. */
+struct mb_drop_key {
+	__u32 container;
+	__u32 reason; /* enum skb_drop_reason */
+};
+
+/* EDT egress rate limit of one container (bpf/edt.bpf.c), keyed by netns inode. */
+struct mb_limit_cfg {
+	__u64 rate;       /* bytes per second; 0 = unlimited */
+	__u64 horizon_ns; /* a packet due later than now + horizon is dropped */
+	__u32 enforce;    /* 1: stamp departure times (an fq qdisc paces); 0: police only */
+	__u32 pad;
+};
+
+struct mb_limit_state {
+	struct bpf_spin_lock lock;
+	__u32 pad;
+	__u64 t_last;     /* CLOCK_MONOTONIC departure time of the last packet */
+	__u64 packets;    /* passed */
+	__u64 bytes;      /* passed, wire length */
+	__u64 delayed;    /* passed with a departure time in the future */
+	__u64 delay_ns;   /* sum of (departure - arrival) */
+	__u64 drops;      /* beyond the horizon */
+	__u64 drop_bytes;
+};
+
 #endif /* MACEBPF_H */

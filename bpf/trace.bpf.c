@@ -87,6 +87,13 @@ struct {
 } counters SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct mb_drop_key);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 << 20);
 } events SEC(".maps");
@@ -246,14 +253,24 @@ static __always_inline bool mb_skb_key(struct mb_key *key, const struct sk_buff 
 	return mb_key_from_l3(key, l3, data + headlen, gso_size);
 }
 
+/* Bytes as the device's own statistics count them: at receive, skb->len no
+ * longer includes the link-layer header that was pulled off. */
 static __always_inline void mb_count_dev(__u16 idx, __u8 dir, const struct sk_buff *skb)
 {
 	struct mb_dir_counters *c = mb_counters(idx, dir);
+	__u64 len = BPF_CORE_READ(skb, len);
 
-	if (c) {
-		c->packets++;
-		c->bytes += BPF_CORE_READ(skb, len);
+	if (!c)
+		return;
+	if (dir == MB_INGRESS) {
+		__u16 mac = BPF_CORE_READ(skb, mac_header);
+		unsigned char *head = BPF_CORE_READ(skb, head), *data = BPF_CORE_READ(skb, data);
+
+		if (mac != (__u16)~0U && data >= head + mac)
+			len += data - (head + mac);
 	}
+	c->packets++;
+	c->bytes += len;
 }
 
 SEC("tp_btf/net_dev_start_xmit")
@@ -468,6 +485,27 @@ int BPF_PROG(mb_sys_exit, struct pt_regs *regs, long ret)
 	v->netns = rv.netns;
 	v->container = rv.container;
 	mb_finish(&inflight_ingress, &key, v, now);
+	return 0;
+}
+
+/* Drops in a traced container (by its device, else its socket), by reason. */
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(mb_drop, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+{
+	struct net_device *dev = BPF_CORE_READ(skb, dev);
+	struct sock *sk = BPF_CORE_READ(skb, sk);
+	__u32 netns = dev ? mb_dev_netns(dev) : sk ? mb_sk_netns(sk) : 0;
+	struct mb_container *c = bpf_map_lookup_elem(&traced_netns, &netns);
+
+	if (!c)
+		return 0;
+	struct mb_drop_key k = { .container = c->index, .reason = reason };
+	__u64 one = 1, *n = bpf_map_lookup_elem(&drops, &k);
+
+	if (n)
+		(*n)++;
+	else
+		bpf_map_update_elem(&drops, &k, &one, BPF_NOEXIST);
 	return 0;
 }
 

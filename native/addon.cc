@@ -1,6 +1,7 @@
 // addon.cc - module entry: the Tracer class, the shared struct layout (so a
 // test can hold the TypeScript decoder to it) and a paired clock reading.
 #include <napi.h>
+#include <linux/bpf.h>
 #include <linux/types.h>
 
 #include <cstddef>
@@ -42,6 +43,14 @@ Napi::Object Layout(Napi::Env env) {
                                      {"stale", offsetof(mb_dir_counters, stale)},
                                      {"lost", offsetof(mb_dir_counters, lost)},
                                      {"collisions", offsetof(mb_dir_counters, collisions)}}));
+  l.Set("limitStateSize", Napi::Number::New(env, sizeof(struct mb_limit_state)));
+  l.Set("limitState", Offsets(env, {{"t_last", offsetof(mb_limit_state, t_last)},
+                                    {"packets", offsetof(mb_limit_state, packets)},
+                                    {"bytes", offsetof(mb_limit_state, bytes)},
+                                    {"delayed", offsetof(mb_limit_state, delayed)},
+                                    {"delay_ns", offsetof(mb_limit_state, delay_ns)},
+                                    {"drops", offsetof(mb_limit_state, drops)},
+                                    {"drop_bytes", offsetof(mb_limit_state, drop_bytes)}}));
   l.Set("maxContainers", Napi::Number::New(env, MB_MAX_CONTAINERS));
   l.Set("absent", Napi::Number::New(env, MB_ABSENT));
   return l;
@@ -65,6 +74,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Tracer", mb::Tracer::Define(env));
   exports.Set("layout", Layout(env));
   exports.Set("clockPair", Napi::Function::New(env, ClockPair));
+  exports.Set("findLimit", Napi::Function::New(env, mb::FindLimit));
   return exports;
 }
 

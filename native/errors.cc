@@ -12,11 +12,11 @@ namespace {
 
 std::mutex log_mutex;
 std::string log_tail;  // the last few KiB libbpf printed
-constexpr size_t kLogTail = 4096;
+constexpr size_t kLogTail = 8192;
 
 int PrintToTail(enum libbpf_print_level level, const char* fmt, va_list args) {
   if (level == LIBBPF_DEBUG) return 0;
-  char line[1024];
+  char line[8192];
   vsnprintf(line, sizeof(line), fmt, args);
   std::lock_guard<std::mutex> lock(log_mutex);
   log_tail += line;
@@ -31,7 +31,7 @@ void CaptureLibbpfLog() { libbpf_set_print(PrintToTail); }
 void ThrowLibbpf(Napi::Env env, const std::string& call, int err) {
   if (err < 0) err = -err;
   std::string msg = call + " failed: " + strerror(err) + " (errno " + std::to_string(err) + ")";
-  if (err == EPERM || err == EACCES) {
+  if (err == EPERM) {  // EACCES from a load is the verifier: its log follows
     msg += ": macebpf needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (CAP_SYS_ADMIN to enter "
            "namespaces); run it as root, e.g. with sudo";
   }

@@ -4,44 +4,17 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <vector>
 
+#include "args.h"
 #include "errors.h"
 #include "macebpf.h"
 #include "macebpf.skel.h"
 
 namespace mb {
-namespace {
-
-uint32_t U32Arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  if (info.Length() <= i || !info[i].IsNumber()) {
-    throw Napi::TypeError::New(info.Env(), std::string("argument '") + name + "' must be a number");
-  }
-  double v = info[i].As<Napi::Number>().DoubleValue();
-  if (v < 0 || v > 4294967295.0 || v != static_cast<uint32_t>(v)) {
-    throw Napi::RangeError::New(info.Env(), std::string("argument '") + name +
-                                                "' must be an integer in 0..2^32-1, got " +
-                                                std::to_string(v));
-  }
-  return static_cast<uint32_t>(v);
-}
-
-// Optional numeric option with a default and bounds.
-double Option(const Napi::Object& opts, const char* name, double def, double lo, double hi) {
-  if (!opts.Has(name) || opts.Get(name).IsUndefined()) return def;
-  Napi::Value v = opts.Get(name);
-  if (!v.IsNumber()) throw Napi::TypeError::New(opts.Env(), std::string("option '") + name + "' must be a number");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= lo && d <= hi)) {
-    throw Napi::RangeError::New(opts.Env(), std::string("option '") + name + "' = " + std::to_string(d) +
-                                                " is out of range [" + std::to_string(lo) + ", " +
-                                                std::to_string(hi) + "]");
-  }
-  return d;
-}
-
-}  // namespace
 
 Napi::Function Tracer::Define(Napi::Env env) {
   return DefineClass(env, "Tracer",
@@ -51,12 +24,17 @@ Napi::Function Tracer::Define(Napi::Env env) {
                          InstanceMethod<&Tracer::Trace>("trace"),
                          InstanceMethod<&Tracer::Untrace>("untrace"),
                          InstanceMethod<&Tracer::Counters>("counters"),
+                         InstanceMethod<&Tracer::Drops>("drops"),
                          InstanceMethod<&Tracer::OnEvents>("onEvents"),
                          InstanceMethod<&Tracer::Close>("close"),
+                         InstanceMethod<&Tracer::Limit>("limit"),
+                         InstanceMethod<&Tracer::Unlimit>("unlimit"),
+                         InstanceMethod<&Tracer::LimitState>("limitState"),
+                         InstanceMethod<&Tracer::EdtTestRun>("edtTestRun"),
                      });
 }
 
-// options: { inflightEntries, maxAgeNs, wakeupRecords, sockets }
+// options: { inflightEntries, maxAgeNs, wakeupRecords, sockets, tracing }
 Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) {
   Napi::Env env = info.Env();
   Napi::Object opts = info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
@@ -64,6 +42,7 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
   auto max_age = static_cast<uint64_t>(Option(opts, "maxAgeNs", 1e9, 1e3, 4e9));  // records hold u32 ns
   auto wakeup = static_cast<uint64_t>(Option(opts, "wakeupRecords", 64, 1, 65536));
   bool sockets = !opts.Has("sockets") || opts.Get("sockets").ToBoolean();
+  bool tracing = !opts.Has("tracing") || opts.Get("tracing").ToBoolean();
 
   skel_ = macebpf__open();
   if (!skel_) ThrowLibbpf(env, "macebpf__open", errno);
@@ -71,9 +50,13 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
   skel_->rodata->wakeup_bytes = wakeup * sizeof(struct mb_event);
   int err = bpf_map__set_max_entries(skel_->maps.inflight_egress, inflight);
   if (!err) err = bpf_map__set_max_entries(skel_->maps.inflight_ingress, inflight);
-  // The socket stage costs every syscall a tracepoint hit; it can be left out.
-  if (!err && !sockets) err = bpf_program__set_autoload(skel_->progs.mb_sys_enter, false);
-  if (!err && !sockets) err = bpf_program__set_autoload(skel_->progs.mb_sys_exit, false);
+  // The socket stage costs every syscall a tracepoint hit; it can be left
+  // out, and a limiter needs no tracing programs at all.
+  if (!err && (!sockets || !tracing)) err = bpf_program__set_autoload(skel_->progs.mb_sys_enter, false);
+  if (!err && (!sockets || !tracing)) err = bpf_program__set_autoload(skel_->progs.mb_sys_exit, false);
+  for (auto* prog : {skel_->progs.mb_dev_xmit, skel_->progs.mb_dev_rx, skel_->progs.mb_sock_recv, skel_->progs.mb_drop}) {
+    if (!err && !tracing) err = bpf_program__set_autoload(prog, false);
+  }
   if (err) {
     Destroy();
     ThrowLibbpf(env, "bpf_map__set_max_entries", err);
@@ -93,6 +76,8 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
 Tracer::~Tracer() { Destroy(); }
 
 void Tracer::Destroy() {
+  for (auto& [netns, fd] : limit_links_) close(fd);  // tcx links detach with their fd
+  limit_links_.clear();
   if (poller_) {
     poller_->Stop();
     poller_.reset();

@@ -1,10 +1,12 @@
 // tracer.h - the JS class over the BPF skeleton (DESIGN §4):
 // new Tracer(options) opens, loads and attaches; setOuter/trace/untrace fill
 // the filter maps; counters(index) sums a container's per-CPU counters;
-// onEvents(cb) starts the ring-buffer poller; close() detaches everything.
+// onEvents(cb) starts the ring-buffer poller; limit/unlimit attach the EDT
+// program to a container's device; close() detaches everything.
 #pragma once
 #include <napi.h>
 
+#include <map>
 #include <memory>
 
 #include "poller.h"
@@ -25,14 +27,24 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value Trace(const Napi::CallbackInfo& info);
   Napi::Value Untrace(const Napi::CallbackInfo& info);
   Napi::Value Counters(const Napi::CallbackInfo& info);
+  Napi::Value Drops(const Napi::CallbackInfo& info);  // drops.cc
   Napi::Value OnEvents(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  // EDT rate limits (limit.cc)
+  Napi::Value Limit(const Napi::CallbackInfo& info);
+  Napi::Value Unlimit(const Napi::CallbackInfo& info);
+  Napi::Value LimitState(const Napi::CallbackInfo& info);
+  Napi::Value EdtTestRun(const Napi::CallbackInfo& info);
 
   ::macebpf* Skel(Napi::Env env);
   void Destroy();
 
   ::macebpf* skel_ = nullptr;
   std::unique_ptr<Poller> poller_;
+  std::map<uint32_t, int> limit_links_;  // netns inode -> tcx link fd
 };
+
+// Module function (limit.cc): a container's limit as held by any macebpf process.
+Napi::Value FindLimit(const Napi::CallbackInfo& info);
 
 }  // namespace mb

@@ -2,7 +2,9 @@
 // cli.ts - the `macebpf` entry point: parse, dispatch, report errors plainly.
 import { runDemo } from './commands/demo';
 import { runLabDown, runLabList, runLabUp } from './commands/lab';
+import { runLimit } from './commands/limit';
 import { parseCommandLine, USAGE } from './commands/options';
+import { runStats } from './commands/stats';
 import { runTrace } from './commands/trace';
 import { shutdown } from './core/shutdown';
 
@@ -14,6 +16,10 @@ async function main(argv: string[]): Promise<void> {
       return;
     case 'trace':
       return runTrace(cmd.args);
+    case 'limit':
+      return runLimit(cmd.args);
+    case 'stats':
+      return runStats(cmd.args);
     case 'demo':
       return runDemo(cmd.containers, cmd.durationNs);
     case 'lab':

@@ -1,4 +1,5 @@
 // lab.ts - `macebpf lab up|down|list`: the test/demo topology on its own.
+import { ownerAlive } from '../lab/state';
 import { labDown, labUp, listLabs, reapLabs, type Lab } from '../lab/topology';
 
 export function describeLab(lab: Lab): string {
@@ -18,8 +19,10 @@ export async function runLabUp(containers: number): Promise<void> {
   process.stdout.write(describeLab(lab) + '\n');
 }
 
+/** Without ids: the persistent labs (`lab up`) and those whose owner died; a
+ * running demo's or test's lab is its owner's to remove. */
 export async function runLabDown(ids: string[]): Promise<void> {
-  const targets = ids.length ? ids : listLabs().map((l) => l.id);
+  const targets = ids.length ? ids : listLabs().filter((l) => l.ownerPid === 0 || !ownerAlive(l)).map((l) => l.id);
   for (const id of targets) {
     await labDown(id);
     process.stdout.write(`removed lab ${id}\n`);

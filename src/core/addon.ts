@@ -10,6 +10,8 @@ export interface TracerOptions {
   wakeupRecords?: number;
   /** Trace the socket stage (a tracepoint hit on every syscall while loaded; default true). */
   sockets?: boolean;
+  /** Load the tracing programs (default true); a rate limiter alone needs none. */
+  tracing?: boolean;
 }
 
 export interface NativeTracer {
@@ -20,6 +22,15 @@ export interface NativeTracer {
   /** One struct mb_counters summed over CPUs. */
   counters(index: number): ArrayBuffer;
   onEvents(callback: (batch: ArrayBuffer) => void): void;
+  /** Kernel drops in a container by reason name (enum skb_drop_reason, lower case). */
+  drops(index: number): Record<string, number>;
+  /** Attach the EDT program at tcx egress of ifname in the netns (first call), set rate and horizon. */
+  limit(netnsPath: string, ifname: string, netns: number, rateBytesPerSec: number, horizonNs: number, enforce: boolean): void;
+  unlimit(netns: number): void;
+  /** One struct mb_limit_state. */
+  limitState(netns: number): ArrayBuffer;
+  /** One BPF_PROG_TEST_RUN of the EDT program on an Ethernet frame, from inside netnsPath. */
+  edtTestRun(packet: ArrayBuffer, netnsPath: string): { verdict: number; tstamp: bigint };
   close(): void;
 }
 
@@ -30,6 +41,8 @@ export interface NativeLayout {
   countersSize: number;
   dirCountersSize: number;
   dirCounters: Record<string, number>;
+  limitStateSize: number;
+  limitState: Record<string, number>;
   maxContainers: number;
   absent: number;
 }
@@ -38,6 +51,8 @@ interface Addon {
   Tracer: new (options: TracerOptions) => NativeTracer;
   layout: NativeLayout;
   clockPair(): [bigint, bigint];
+  /** A container's limit as held by any macebpf process, or null. */
+  findLimit(netns: number): { rate: number; horizonNs: number; enforce: boolean; state: ArrayBuffer } | null;
 }
 
 let addon: Addon | undefined;

@@ -1,29 +1,13 @@
-// iface.ts - interfaces inside a network namespace: name -> ifindex, and the
-// device of the default route (the default outer device, DESIGN §5).
-import { execFileSync } from 'node:child_process';
-import { currentNetns, type NetnsRef } from './netns';
+// iface.ts - interfaces inside a network namespace: name -> ifindex, the
+// device of the default route (the default outer device, DESIGN §5), and the
+// kernel's own interface statistics.
+import type { NetnsRef } from './netns';
+import { ipJson } from './nsexec';
 
 export interface OuterDevice {
   netns: NetnsRef;
   name: string;
   ifindex: number;
-}
-
-function ipJson(netns: NetnsRef, args: string[]): unknown {
-  // Our own netns needs no nsenter (nor the CAP_SYS_ADMIN it takes).
-  const own = netns.inode === currentNetns().inode;
-  const [cmd, ...argv] = own ? ['ip', '-j', ...args] : ['nsenter', `--net=${netns.path}`, 'ip', '-j', ...args];
-  try {
-    const out = execFileSync(cmd, argv, {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    return JSON.parse(out || '[]');
-  } catch (err) {
-    const stderr = (err as { stderr?: string }).stderr?.trim() || (err as Error).message;
-    const hint = /Operation not permitted/.test(stderr) ? ': run as root (entering a netns needs CAP_SYS_ADMIN)' : '';
-    throw new Error(`ip ${args.join(' ')} in netns ${netns.label} failed: ${stderr}${hint}`);
-  }
 }
 
 export function resolveIface(netns: NetnsRef, name: string): OuterDevice {
@@ -43,4 +27,16 @@ export function defaultRouteIface(netns: NetnsRef): string {
     throw new Error(`netns ${netns.label} has no default route, so the outer device cannot be guessed: pass --outer IFACE (and --outer-netns SPEC)`);
   }
   return dev;
+}
+
+/** The kernel's counters of one interface (`ip -s link`). */
+export interface LinkStats {
+  rx: { bytes: number; packets: number; errors: number; dropped: number };
+  tx: { bytes: number; packets: number; errors: number; dropped: number };
+}
+
+/** Statistics of every non-loopback interface of a netns. */
+export function linkStats(netns: NetnsRef): Map<string, LinkStats> {
+  const links = ipJson(netns, ['-s', 'link', 'show']) as { ifname: string; link_type?: string; stats64: LinkStats }[];
+  return new Map(links.filter((l) => l.link_type !== 'loopback').map((l) => [l.ifname, l.stats64]));
 }

@@ -8,6 +8,7 @@ import { decodeCounters, type ContainerCounters } from './counters';
 import { LatencyHistogram } from './histogram';
 import type { OuterDevice } from './iface';
 import { LatencyRing } from './latency-ring';
+import { decodeLimitState, type LimitState } from './limit-state';
 import type { NetnsRef } from './netns';
 import { DIRECTIONS, decodeRecords, type Direction, type RecordColumns } from './records';
 
@@ -93,6 +94,33 @@ export class TraceSession extends EventEmitter<SessionEvents> {
   /** Kernel counters of a container; index 0 holds what belongs to no traced container. */
   counters(index: number): ContainerCounters {
     return decodeCounters(this.native().counters(index));
+  }
+
+  /** Kernel drops of a traced container, by reason. */
+  drops(index: number): Record<string, number> {
+    return this.native().drops(index);
+  }
+
+  /**
+   * Limits a container's egress on dev (in its netns) to rate bytes/s; a
+   * second call changes rate and horizon without re-attaching. enforce: an
+   * fq qdisc on dev paces by departure time; otherwise the horizon polices.
+   */
+  limit(netns: NetnsRef, dev: string, rateBytesPerSec: number, horizonNs: number, enforce: boolean): void {
+    this.native().limit(netns.path, dev, netns.inode, rateBytesPerSec, horizonNs, enforce);
+  }
+
+  unlimit(netns: NetnsRef): void {
+    this.native().unlimit(netns.inode);
+  }
+
+  limitState(netns: NetnsRef): LimitState {
+    return decodeLimitState(this.native().limitState(netns.inode));
+  }
+
+  /** BPF_PROG_TEST_RUN of the EDT program on one frame, as seen from netns. */
+  edtTestRun(frame: ArrayBuffer, netns: NetnsRef): { verdict: number; tstamp: bigint } {
+    return this.native().edtTestRun(frame, netns.path);
   }
 
   /** Detaches every BPF program and frees the maps. Idempotent. */

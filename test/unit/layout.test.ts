@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadAddon } from '../../src/core/addon';
 import { COUNTERS_SIZE, DIR_COUNTER_FIELDS, DIR_COUNTERS_SIZE } from '../../src/core/counters';
+import { LIMIT_STATE_OFFSETS, LIMIT_STATE_SIZE } from '../../src/core/limit-state';
 import { ABSENT, EVENT_OFFSETS, EVENT_SIZE } from '../../src/core/records';
 
 describe('shared struct layout', () => {
@@ -21,5 +22,14 @@ describe('shared struct layout', () => {
 
   it('the absent-part sentinel', () => {
     expect(ABSENT).toBe(layout.absent);
+  });
+});
+
+describe('mb_limit_state layout', () => {
+  const { layout } = loadAddon();
+
+  it('size and field offsets', () => {
+    expect(LIMIT_STATE_SIZE).toBe(layout.limitStateSize);
+    expect(LIMIT_STATE_OFFSETS).toEqual(layout.limitState);
   });
 });

@@ -1,0 +1,259 @@
+// summary.ts - bench/results/SUMMARY.md: one table for the README, then
+// the details of each section. Every number is a median over interleaved
+// repetitions with its range (min–max) in parentheses.
+import type { AccuracyResult } from './accuracy';
+import { LAZY_WAKEUP_RECORDS, type CostCondSummary, type CostResult } from './cost';
+import type { PerturbationResult } from './perturbation';
+import type { PipelineResult } from './pipeline';
+import { fmt, fmtSpread, type Spread } from './stats';
+
+export interface Env {
+  date: string;
+  kernel: string;
+  cpus: number;
+  cpuModel: string;
+  clocksource: string;
+  node: string;
+  bpftrace: string;
+  bpftool: string;
+  lab: string;
+}
+
+export interface SectionOutcome<T> {
+  result?: T;
+  error?: string;
+  /** when the result was read from an earlier run's JSON (section not run this time) */
+  from?: string;
+}
+
+export interface AllResults {
+  env: Env;
+  cost: SectionOutcome<CostResult>;
+  perturbation: SectionOutcome<PerturbationResult>;
+  pipeline: SectionOutcome<PipelineResult>;
+  accuracy: SectionOutcome<AccuracyResult>;
+}
+
+const us = (s: Spread | undefined, d = 1): string => (s ? `${fmtSpread(s, d)} µs` : 'n/a');
+const ns = (s: Spread | undefined, d = 0): string => (s ? `${fmtSpread(s, d)} ns` : 'n/a');
+const signed = (x: number, d = 1): string => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${x.toFixed(d)}` : 'n/a');
+const signedSpread = (s: Spread | undefined, d = 1, unit = ' µs'): string =>
+  s && Number.isFinite(s.median) ? `${signed(s.median, d)}${unit} (${signed(s.min, d)} to ${signed(s.max, d)})` : 'n/a';
+const pct = (x: number, d = 1): string => (Number.isFinite(x) ? `${(x * 100).toFixed(d)}%` : 'n/a');
+const times = (x: number | undefined, d = 2): string => (x !== undefined && Number.isFinite(x) ? `${x.toFixed(d)}×` : 'n/a');
+
+function note<T>(o: SectionOutcome<T>): string {
+  if (o.error) return `\n> **Failed in this run:** ${o.error.split('\n')[0]}\n`;
+  if (o.from) return `\n> Not run this time; numbers from ${o.from}.\n`;
+  return '';
+}
+
+function costCond(c: CostResult | undefined, cond: CostCondSummary['condition']): CostCondSummary | undefined {
+  return c?.summary.find((s) => s.condition === cond);
+}
+
+function headline(r: AllResults): string[] {
+  const c = r.cost.result;
+  const mb = costCond(c, 'macebpf');
+  const mbn = costCond(c, 'macebpf-no-sockets');
+  const bt = costCond(c, 'bpftrace');
+  const p = r.perturbation.result;
+  const pl = r.pipeline.result;
+  const a = r.accuracy.result;
+  const rows: string[][] = [];
+  if (mb) {
+    rows.push([
+      'BPF time per ping round trip, all macebpf programs (10 device-hook hits + socket stage)',
+      ns(mb.nsPerRoundTrip),
+      bt ? `bpftrace peer: ${ns(bt.nsPerRoundTrip)} → macebpf/bpftrace = ${times(c?.ratios?.roundTripAll)}` : `bpftrace: ${c?.bpftraceError ? 'could not run' : 'n/a'}`,
+    ]);
+    if (mbn) rows.push(['… without the socket stage (`--no-sockets`)', ns(mbn.nsPerRoundTrip), bt ? `macebpf/bpftrace = ${times(c?.ratios?.roundTripAllNoSockets)}` : '']);
+    rows.push([
+      'BPF time per device-hook hit (`net_dev_start_xmit`, `netif_receive_skb`)',
+      ns(mb.nsPerDeviceHookHit),
+      bt ? `bpftrace peer: ${ns(bt.nsPerDeviceHookHit)} → macebpf/bpftrace = ${times(c?.ratios?.deviceHookHit)}` : '',
+    ]);
+  }
+  if (p) {
+    const off = p.rtt.byCondition.off;
+    const on = p.rtt.vsOff.macebpf;
+    const btv = p.rtt.vsOff.bpftrace;
+    rows.push([
+      `RTT added to back-to-back ping (${p.rtt.pingsPerRep} pings × ${p.rtt.reps.filter((x) => x.condition === 'off').length} reps; off: median ${fmt(off?.medianUs.median ?? NaN, 0)} µs, mean ${fmt(off?.meanUs.median ?? NaN, 2)} µs)`,
+      on ? `median ${signedSpread(on.medianDiffUs, 0)}, mean ${signedSpread(on.meanDiffUs, 2)} (× ${fmt(on.meanRatio.median, 2)})` : 'n/a',
+      btv ? `bpftrace peer: median ${signedSpread(btv.medianDiffUs, 0)}, mean ${signedSpread(btv.meanDiffUs, 2)} (× ${fmt(btv.meanRatio.median, 2)})` : '',
+    ]);
+    rows.push([
+      `TCP throughput, iperf3 ${p.tcp.seconds} s (off: ${fmtSpread(p.tcp.byCondition.off ?? { median: NaN, min: NaN, max: NaN, reps: [] }, 2)} Gbit/s)`,
+      `${fmtSpread(p.tcp.byCondition.macebpf ?? { median: NaN, min: NaN, max: NaN, reps: [] }, 2)} Gbit/s = ${pct(p.tcp.vsOff.macebpf ?? NaN)} of off`,
+      p.tcp.vsOff.bpftrace !== undefined ? `bpftrace peer: ${pct(p.tcp.vsOff.bpftrace)} of off` : '',
+    ]);
+  }
+  if (pl) {
+    for (const s of pl.scenarios) {
+      const cov = Object.entries(s.trafficCoverage)
+        .map(([k, v]) => `${k.replace(/ per .*/, '')} ${pct(v)}`)
+        .join(', ');
+      rows.push([`Pipeline, ${s.name} (${s.description})`, `${Math.round(s.recordsPerS).toLocaleString('en-US')} records/s to JS, lost ${s.lost}`, `coverage ${cov}; ${fmt(s.cpuUsPerRecord, 2)} µs node CPU/record`]);
+    }
+  }
+  if (a) {
+    for (const m of a.summary) {
+      rows.push([
+        `Accuracy, ${m.mode} ping${m.intervalS ? ` (-i ${m.intervalS})` : ''}: corrected container RTT − host-netns RTT`,
+        `${signedSpread(m.diffUs)} (corrected ${us(m.correctedUs)}, host ${us(m.hostUs)})`,
+        `raw container RTT − host: ${signedSpread(m.rawDiffUs)}; subtracting only ingress virt: ${signedSpread(m.diffVirtUs)}`,
+      ]);
+    }
+  }
+  return ['| measurement | macebpf | comparison |', '|---|---|---|', ...rows.map((r) => `| ${r.join(' | ')} |`)];
+}
+
+function costSection(o: SectionOutcome<CostResult>): string[] {
+  const c = o.result;
+  const out = ['## 1. BPF cost per packet (kernel accounting, `bpf_stats_enabled=1`)', note(o)];
+  if (!c) return out;
+  out.push(
+    `Method: ${c.method}. ${c.pingsPerRep} pings per repetition; conditions interleaved. A device-hook hit runs every program attached to that tracepoint (bpftrace: two per tracepoint, each with its own name filter).`,
+    '',
+    '| condition | program | tracepoint | ns per hit | hits per round trip | ns per round trip |',
+    '|---|---|---|---|---|---|',
+  );
+  for (const s of c.summary) {
+    for (const [key, p] of Object.entries(s.progs)) {
+      out.push(`| ${s.condition} | ${key} | ${p.tracepoint} | ${fmtSpread(p.nsPerHit, 0)} | ${fmtSpread(p.hitsPerRoundTrip, 2)} | ${fmtSpread(p.nsPerRoundTrip, 0)} |`);
+    }
+    out.push(`| ${s.condition} | **sum** | | **${fmtSpread(s.nsPerDeviceHookHit, 0)}** per device-hook hit | | **${fmtSpread(s.nsPerRoundTrip, 0)}** (device hooks: ${fmtSpread(s.nsPerRoundTripDevice, 0)}) |`);
+  }
+  const lazy = costCond(c, 'macebpf-lazy-wakeup');
+  const mb = costCond(c, 'macebpf');
+  if (lazy && mb) {
+    out.push(
+      '',
+      `Ring-buffer wake-ups: with the BPF side never forcing one (\`wakeupRecords\` ${LAZY_WAKEUP_RECORDS}; the poller's 50 ms drain collects) a round trip costs ${fmt(lazy.nsPerRoundTrip.median, 0)} ns instead of ${fmt(mb.nsPerRoundTrip.median, 0)} ns (${signed(lazy.nsPerRoundTrip.median - mb.nsPerRoundTrip.median, 0)} ns): in a VM every forced wake-up is an irq_work self-IPI (an APIC MSR write, i.e. a VM exit).`,
+    );
+  }
+  if (c.ratios) {
+    out.push(
+      '',
+      `macebpf / bpftrace: per device-hook hit ${times(c.ratios.deviceHookHit)}, per round trip on the device hooks ${times(c.ratios.roundTripDevice)}, per round trip with everything macebpf loads ${times(c.ratios.roundTripAll)} (without the socket stage ${times(c.ratios.roundTripAllNoSockets)}).`,
+      'bpf_stats counts only the programs\' own run time: the tracepoint machinery around them (perf buffer set-up for classic tracepoints, used by bpftrace; a direct call for macebpf\'s `tp_btf`) is not in it; the RTT figures below include it.',
+    );
+  }
+  if (c.bpftraceError) out.push('', `bpftrace could not run: \`${c.bpftraceError.replace(/\s+/g, ' ').slice(0, 400)}\``);
+  return out;
+}
+
+function bpftraceSection(r: AllResults): string[] {
+  const c = r.cost.result;
+  const out = ['## 3. bpftrace peer'];
+  if (!c) return [...out, '', 'Not measured (the cost section did not run).'];
+  const err = c.bpftraceError ?? r.perturbation.result?.bpftraceError;
+  out.push(
+    '',
+    `${r.env.bpftrace} runs the script below inside \`unshare -m\` with a private tracefs mount (tracefs is not mounted on this machine and the root mount namespace is left alone); its programs are found through \`bpftool perf show\` and measured exactly like macebpf's (sections 1 and 2).`,
+    '',
+    err ? `**bpftrace could not run:** \`${err.replace(/\s+/g, ' ').slice(0, 600)}\`` : `macebpf / bpftrace per device-hook hit: ${times(c.ratios?.deviceHookHit)}; per round trip (all macebpf programs): ${times(c.ratios?.roundTripAll)}.`,
+    '',
+    '```',
+    c.bpftraceScript.trimEnd(),
+    '```',
+  );
+  return out;
+}
+
+function perturbationSection(o: SectionOutcome<PerturbationResult>): string[] {
+  const p = o.result;
+  const out = ['## 2. Perturbation: RTT and throughput, tracing off / macebpf / bpftrace', note(o)];
+  if (!p) return out;
+  out.push(
+    `Back-to-back ping c1 → target (${p.rtt.pingsPerRep} per repetition, ping prints whole µs), conditions interleaved with rotating order; macebpf loaded fresh per repetition with the socket stage.`,
+    '',
+    '| condition | RTT median | RTT mean | RTT p90 | median − off | mean − off | mean ratio |',
+    '|---|---|---|---|---|---|---|',
+  );
+  for (const c of ['off', 'macebpf', 'bpftrace'] as const) {
+    const b = p.rtt.byCondition[c];
+    if (!b) continue;
+    const v = c === 'off' ? undefined : p.rtt.vsOff[c];
+    out.push(
+      `| ${c} | ${us(b.medianUs, 0)} | ${us(b.meanUs, 2)} | ${us(b.p90Us, 0)} | ${v ? signedSpread(v.medianDiffUs, 0) : ''} | ${v ? signedSpread(v.meanDiffUs, 2) : ''} | ${v ? fmtSpread(v.meanRatio, 3) : ''} |`,
+    );
+  }
+  out.push('', `TCP (iperf3 c1 → target, ${p.tcp.seconds} s per repetition):`, '', '| condition | Gbit/s | / off |', '|---|---|---|');
+  for (const c of ['off', 'macebpf', 'bpftrace'] as const) {
+    const b = p.tcp.byCondition[c];
+    if (!b) continue;
+    out.push(`| ${c} | ${fmtSpread(b, 2)} | ${c === 'off' ? '' : pct(p.tcp.vsOff[c] ?? NaN)} |`);
+  }
+  if (p.bpftraceError) out.push('', `bpftrace could not run: \`${p.bpftraceError.replace(/\s+/g, ' ').slice(0, 400)}\``);
+  return out;
+}
+
+function pipelineSection(o: SectionOutcome<PipelineResult>): string[] {
+  const p = o.result;
+  const out = ['## 4. Pipeline: ring buffer → JS columns at flood rates', note(o)];
+  if (!p) return out;
+  out.push(
+    `One session tracing c1 and c2, wake-up every ${p.wakeupRecords} records (plus a 50 ms drain). Records counted in the session's \`records\` listener; lost = the counters' \`lost\` (ring buffer full); coverage = records of the generator's protocol / its packets, and kernel events / packets at the container device.`,
+    '',
+    '| scenario | records/s (peak 1 s) | batches (mean size) | lost | coverage vs generator | events/packets at device (egress, ingress) | node CPU |',
+    '|---|---|---|---|---|---|---|',
+  );
+  for (const s of p.scenarios) {
+    const cov = Object.entries(s.trafficCoverage)
+      .map(([k, v]) => `${k}: ${pct(v, 2)}`)
+      .join('; ');
+    const dev = Object.entries(s.counters)
+      .map(([k, v]) => `${k}: ${pct(v.egress.coverage)}, ${pct(v.ingress.coverage)}`)
+      .join('; ');
+    out.push(
+      `| ${s.name} | ${Math.round(s.recordsPerS).toLocaleString('en-US')} (${Math.round(s.peakRecordsPerS).toLocaleString('en-US')}) | ${s.batches} (${fmt(s.meanBatch, 0)}) | ${s.lost} | ${cov} | ${dev} | ${fmt(s.cpuPercent, 0)}%, ${fmt(s.cpuUsPerRecord, 2)} µs/record |`,
+    );
+  }
+  return out;
+}
+
+function accuracySection(o: SectionOutcome<AccuracyResult>): string[] {
+  const a = o.result;
+  const out = ['## 5. Accuracy: corrected container RTT vs host-netns RTT', note(o)];
+  if (!a) return out;
+  out.push(
+    'Per icmp_seq, corrected = ping RTT in c1 − egress record − ingress record (macebpf tracing c1); interleaved with ping from the lab\'s host netns (where the outer device is) to the same target. Medians per repetition; median (range) over repetitions.',
+    '',
+    '| mode | container raw | corrected | corrected (ingress virt only) | host netns | corrected − host | (virt only) − host | matched |',
+    '|---|---|---|---|---|---|---|---|',
+  );
+  for (const m of a.summary) {
+    out.push(
+      `| ${m.mode} (${m.pingsPerRep} pings${m.intervalS ? `, -i ${m.intervalS}` : ', -i 0'}) | ${us(m.containerRawUs)} | ${us(m.correctedUs)} | ${us(m.correctedVirtUs)} | ${us(m.hostUs)} | ${signedSpread(m.diffUs)} | ${signedSpread(m.diffVirtUs)} | ${pct(m.matchedFraction.median)} |`,
+    );
+  }
+  out.push(
+    '',
+    'ping\'s RTT ends at the kernel receive timestamp of the reply (at the container device), before the ingress record ends (copy to the application), so the full correction over-subtracts the ingress stack part; the host-netns ping also includes its own socket/stack time, which the corrected container RTT no longer has.',
+  );
+  return out;
+}
+
+export function renderSummary(r: AllResults): string {
+  const e = r.env;
+  return [
+    '# macebpf benchmarks',
+    '',
+    `Generated by \`npm run bench\` on ${e.date}: Linux ${e.kernel}, ${e.cpus} CPUs (${e.cpuModel}), clocksource ${e.clocksource}, Node ${e.node}, ${e.bpftrace}, ${e.bpftool}. Lab ${e.lab}: container c1 → veth → bridge + masquerade NAT → outer veth → target netns. Raw numbers: \`bench/results/*.json\`. Medians over interleaved repetitions, range (min–max) in parentheses.`,
+    '',
+    ...headline(r),
+    '',
+    ...costSection(r.cost),
+    '',
+    ...perturbationSection(r.perturbation),
+    '',
+    ...bpftraceSection(r),
+    '',
+    ...pipelineSection(r.pipeline),
+    '',
+    ...accuracySection(r.accuracy),
+    '',
+  ].join('\n');
+}

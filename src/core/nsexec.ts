@@ -1,0 +1,20 @@
+// nsexec.ts - run a command inside a network namespace (nsenter), or directly
+// when it is the caller's own (that needs no CAP_SYS_ADMIN).
+import { execFileSync } from 'node:child_process';
+import { currentNetns, type NetnsRef } from './netns';
+
+export function nsExecSync(netns: NetnsRef, cmd: string, args: string[]): string {
+  const own = netns.inode === currentNetns().inode;
+  const [file, ...argv] = own ? [cmd, ...args] : ['nsenter', `--net=${netns.path}`, cmd, ...args];
+  try {
+    return execFileSync(file, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    const stderr = (err as { stderr?: string }).stderr?.trim() || (err as Error).message;
+    const hint = /Operation not permitted/.test(stderr) ? ': run as root (entering a netns needs CAP_SYS_ADMIN)' : '';
+    throw new Error(`${cmd} ${args.join(' ')} in netns ${netns.label} failed: ${stderr}${hint}`);
+  }
+}
+
+export function ipJson(netns: NetnsRef, args: string[]): unknown {
+  return JSON.parse(nsExecSync(netns, 'ip', ['-j', ...args]) || '[]');
+}
