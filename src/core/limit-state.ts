@@ -52,10 +52,14 @@ export interface LimitSample {
   monoNs: bigint; // CLOCK_MONOTONIC when read
 }
 
+/** The backlog as time: how far the last departure time is ahead of the reading. */
+export function backlogNs(sample: LimitSample): number {
+  return sample.state.tLastNs > sample.monoNs ? Number(sample.state.tLastNs - sample.monoNs) : 0;
+}
+
 export function bwLimitStatistics(now: LimitSample, prev: LimitSample | undefined, rateBytesPerSec: number): BwLimitStatistics {
   const s = now.state;
-  const aheadNs = s.tLastNs > now.monoNs ? Number(s.tLastNs - now.monoNs) : 0;
-  const backlog = Math.round((aheadNs * rateBytesPerSec) / 1e9);
+  const backlog = Math.round((backlogNs(now) * rateBytesPerSec) / 1e9);
   const meanSize = s.packets ? s.bytes / s.packets : 0;
   const dt = prev ? Number(now.monoNs - prev.monoNs) / 1e9 : 0;
   return {

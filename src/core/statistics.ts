@@ -5,7 +5,7 @@
 import { loadAddon } from './addon';
 import { coverage } from './counters';
 import { linkStats, type LinkStats } from './iface';
-import { bwLimitStatistics, decodeLimitState, type BwLimitStatistics, type LimitSample } from './limit-state';
+import { backlogNs, bwLimitStatistics, decodeLimitState, type BwLimitStatistics, type LimitSample } from './limit-state';
 import { DIRECTIONS, type Direction } from './records';
 import type { TracedContainer, TraceSession } from './session';
 
@@ -21,6 +21,10 @@ export interface RateLimitInfo {
   rate_bytes_per_sec: number;
   horizon_ns: number;
   mode: 'fq' | 'police';
+  backlog_ns: number; // how far the last departure time is ahead of now
+  delayed_packets: number;
+  delay_ns_total: number; // sum over passed packets of departure - arrival
+  horizon_drop_bytes: number;
 }
 
 export interface ContainerStatistics {
@@ -111,6 +115,18 @@ export class StatisticsCollector {
     const sample: LimitSample = { state: decodeLimitState(found.state), monoNs: addon.clockPair()[1] };
     const stats = bwLimitStatistics(sample, this.limitPrev.get(c.netns.inode), found.rate);
     this.limitPrev.set(c.netns.inode, sample);
-    return { stats, info: { rate_bytes_per_sec: found.rate, horizon_ns: found.horizonNs, mode: found.enforce ? 'fq' : 'police' } };
+    const st = sample.state;
+    return {
+      stats,
+      info: {
+        rate_bytes_per_sec: found.rate,
+        horizon_ns: found.horizonNs,
+        mode: found.enforce ? 'fq' : 'police',
+        backlog_ns: backlogNs(sample),
+        delayed_packets: st.delayed,
+        delay_ns_total: st.delayNs,
+        horizon_drop_bytes: st.dropBytes,
+      },
+    };
   }
 }

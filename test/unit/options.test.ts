@@ -50,3 +50,26 @@ describe('parseCommandLine', () => {
     expect(parseCommandLine(['--help'])).toEqual({ name: 'help' });
   });
 });
+
+describe('parseCommandLine: limit and stats', () => {
+  it('parses limit with units converted once', () => {
+    expect(parseCommandLine(['limit', '--netns', 'c1', '--rate', '300mbit', '--dev', 'eth0', '--horizon', '10ms', '--duration', '5'])).toEqual({
+      name: 'limit',
+      args: { netns: 'c1', rateBytesPerSec: 300e6 / 8, dev: 'eth0', horizonNs: 10e6, durationNs: 5e9 },
+    });
+    expect(parseCommandLine(['limit', '--netns', 'c1', '--rate', '37500KB'])).toMatchObject({ args: { rateBytesPerSec: 37500 * 1024, horizonNs: undefined } });
+  });
+
+  it('parses stats with defaults', () => {
+    expect(parseCommandLine(['stats', '--netns', 'a', '--netns', 'b'])).toEqual({ name: 'stats', args: { netns: ['a', 'b'], intervalNs: 1e9, count: 1 } });
+    expect(parseCommandLine(['stats', '--netns', 'a', '--interval', '250ms', '--count', '3'])).toMatchObject({ args: { intervalNs: 250e6, count: 3 } });
+  });
+
+  it.each([
+    [['limit', '--netns', 'a', '--rate', 'fast'], /invalid rate "fast"/],
+    [['limit', '--netns', 'a', '--rate', '1mbit', '--horizon', '500ns'], /invalid --horizon "500ns"/],
+    [['stats', '--netns', 'a', '--count', '0'], /invalid --count "0"/],
+  ])('rejects %j', (argv, message) => {
+    expect(() => parseCommandLine(argv)).toThrow(message);
+  });
+});
