@@ -1,7 +1,6 @@
 // `macebpf trace` as a user runs it: the compiled CLI in a child process, the
 // lab, real pings; the CSV it writes; what is left after it exits normally,
 // on SIGTERM, on SIGKILL; the errors it gives for bad input. Root only.
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -11,39 +10,8 @@ import { resolveNetns } from '../../src/core/netns';
 import { run } from '../../src/lab/exec';
 import { labDown, labUp, listLabs, netnsList, reapLabs, type Lab } from '../../src/lab/topology';
 import { killAllTraffic, ping } from '../../src/lab/traffic';
+import { assertBuilt, cli, killCli, until } from '../support/cli';
 import { isRoot, skipUnlessRoot } from '../support/root';
-
-const CLI = path.resolve(__dirname, '../../dist/src/cli.js');
-
-interface Cli {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-const started: ChildProcess[] = [];
-
-function cli(args: string[]): Cli {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  started.push(child);
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('close', (code, signal) => resolve({ code, signal })),
-  );
-  return { child, stdout: () => out, stderr: () => err, exited };
-}
-
-async function until(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /** Our BPF programs currently loaded in the kernel (names start with mb_). */
 async function ourPrograms(): Promise<string[]> {
@@ -67,7 +35,7 @@ describe.skipIf(skipUnlessRoot)('macebpf CLI (root, real kernel)', () => {
 
   beforeAll(async () => {
     if (!isRoot) throw new Error('CLI integration tests need root (CI=true: they must run, not skip)');
-    if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run npm test (it compiles TypeScript first)`);
+    assertBuilt();
     await reapLabs();
     lab = await labUp({ containers: 2 });
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'macebpf-cli-'));
@@ -75,7 +43,7 @@ describe.skipIf(skipUnlessRoot)('macebpf CLI (root, real kernel)', () => {
   });
 
   afterAll(async () => {
-    for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    killCli();
     killAllTraffic();
     if (lab) await labDown(lab);
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });

@@ -1,8 +1,6 @@
 // Rate limits and statistics with real traffic in the lab: `macebpf limit`
 // and `macebpf stats` as users run them, iperf3 TCP through bridge and NAT,
 // the kernel's own interface counters as the reference. Root only.
-import { spawn, type ChildProcess } from 'node:child_process';
-import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { linkStats, type LinkStats } from '../../src/core/iface';
 import { resolveNetns } from '../../src/core/netns';
@@ -12,30 +10,10 @@ import { StatisticsCollector, type ContainerStatistics } from '../../src/core/st
 import { run } from '../../src/lab/exec';
 import { labDown, labUp, reapLabs, type Lab } from '../../src/lab/topology';
 import { iperfClient, killAllTraffic, ping, startIperfServer, type IperfServer } from '../../src/lab/traffic';
+import { assertBuilt, cli, killCli, until } from '../support/cli';
 import { isRoot, skipUnlessRoot } from '../support/root';
 
-const CLI = path.resolve(__dirname, '../../dist/src/cli.js');
 const LIMIT_BITS = 100e6; // 100mbit
-const started: ChildProcess[] = [];
-
-function cli(args: string[]): { child: ChildProcess; out: () => string; err: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  started.push(child);
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-  return { child, out: () => out, err: () => err, exited };
-}
-
-async function until(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe.skipIf(skipUnlessRoot)('rate limits and statistics (root, lab, iperf3)', () => {
   let lab: Lab;
@@ -46,6 +24,7 @@ describe.skipIf(skipUnlessRoot)('rate limits and statistics (root, lab, iperf3)'
 
   beforeAll(async () => {
     if (!isRoot) throw new Error('limit tests need root (CI=true: they must run, not skip)');
+    assertBuilt();
     await reapLabs();
     lab = await labUp({ containers: 2 });
     [c1, c2] = lab.containers.map((c) => c.name);
@@ -60,7 +39,7 @@ describe.skipIf(skipUnlessRoot)('rate limits and statistics (root, lab, iperf3)'
   });
 
   afterAll(async () => {
-    for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    killCli();
     for (const s of servers) await s.stop();
     killAllTraffic();
     if (lab) await labDown(lab);
@@ -71,16 +50,16 @@ describe.skipIf(skipUnlessRoot)('rate limits and statistics (root, lab, iperf3)'
     const unlimited = await iperfClient(c1, lab.target.ip4, { seconds: 2, port: 5501 });
 
     const limit = cli(['limit', '--netns', c1, '--rate', '100mbit']);
-    await until('the limit to be in place', () => limit.err().includes('limiting'));
-    expect(limit.err()).toMatch(kernelHasFq() ? /paced by fq/ : /POLICING mode: this kernel has no sch_fq/);
+    await until('the limit to be in place', () => limit.stderr().includes('limiting'));
+    expect(limit.stderr()).toMatch(kernelHasFq() ? /paced by fq/ : /POLICING mode: this kernel has no sch_fq/);
     const stats = cli(['stats', '--netns', c1, '--interval', '3']);
     const [limited, neighbour] = await Promise.all([
       iperfClient(c1, lab.target.ip4, { seconds: 10, port: 5501 }),
       iperfClient(c2, lab.target.ip4, { seconds: 10, port: 5502 }),
     ]);
-    expect(await stats.exited, stats.err()).toBe(0);
+    expect((await stats.exited).code, stats.stderr()).toBe(0);
     limit.child.kill('SIGTERM');
-    expect(await limit.exited).toBe(143);
+    expect((await limit.exited).code).toBe(143);
 
     const ratio = limited.bitsPerSecond / LIMIT_BITS;
     console.log(`limit 100mbit: achieved ${(limited.bitsPerSecond / 1e6).toFixed(1)} Mbit/s (ratio ${ratio.toFixed(3)}), ` +
@@ -89,10 +68,10 @@ describe.skipIf(skipUnlessRoot)('rate limits and statistics (root, lab, iperf3)'
     expect(ratio).toBeGreaterThan(0.5);
     expect(unlimited.bitsPerSecond).toBeGreaterThan(5 * LIMIT_BITS);
     expect(neighbour.bitsPerSecond).toBeGreaterThan(5 * LIMIT_BITS);
-    expect(limit.out()).toMatch(/Mbit\/s .* drops \d+/);
+    expect(limit.stdout()).toMatch(/Mbit\/s .* drops \d+/);
 
     // `stats` found the limit another process holds.
-    const [s] = JSON.parse(stats.out()) as ContainerStatistics[];
+    const [s] = JSON.parse(stats.stdout()) as ContainerStatistics[];
     const bw = s.statistics.net_traffic_control_statistics[0];
     expect(bw.id).toBe('bw_limit');
     expect(bw.packets).toBeGreaterThan(0);
@@ -106,7 +85,7 @@ describe.skipIf(skipUnlessRoot)('rate limits and statistics (root, lab, iperf3)'
   it('restores the device when the command ends by itself', async () => {
     const before = await tcState();
     const limit = cli(['limit', '--netns', c1, '--rate', '37500KB', '--duration', '1']);
-    expect(await limit.exited, limit.err()).toBe(0);
+    expect((await limit.exited).code, limit.stderr()).toBe(0);
     expect(await tcState()).toBe(before);
   });
 
@@ -168,8 +147,8 @@ describe.skipIf(skipUnlessRoot)('rate limits and statistics (root, lab, iperf3)'
   ])('rejects %j with a specific error', async (args, message) => {
     const before = await tcState();
     const p = cli(args.map((a) => (a === 'LAB1' ? c1 : a)));
-    expect(await p.exited).toBe(1);
-    expect(p.err()).toMatch(message);
+    expect((await p.exited).code).toBe(1);
+    expect(p.stderr()).toMatch(message);
     expect(await tcState()).toBe(before);
   });
 });
