@@ -20,7 +20,6 @@ Napi::Function Tracer::Define(Napi::Env env) {
   return DefineClass(env, "Tracer",
                      {
                          InstanceMethod<&Tracer::SetOuter>("setOuter"),
-                         InstanceMethod<&Tracer::ClearOuter>("clearOuter"),
                          InstanceMethod<&Tracer::Trace>("trace"),
                          InstanceMethod<&Tracer::Untrace>("untrace"),
                          InstanceMethod<&Tracer::Counters>("counters"),
@@ -99,14 +98,6 @@ Napi::Value Tracer::SetOuter(const Napi::CallbackInfo& info) {
   __u8 one = 1;
   int err = bpf_map__update_elem(s->maps.outer_dev, &k, sizeof(k), &one, sizeof(one), BPF_ANY);
   if (err) ThrowLibbpf(info.Env(), "bpf_map__update_elem(outer_dev)", err);
-  return info.Env().Undefined();
-}
-
-Napi::Value Tracer::ClearOuter(const Napi::CallbackInfo& info) {
-  auto* s = Skel(info.Env());
-  struct mb_outer_key k = {U32Arg(info, 0, "netns"), U32Arg(info, 1, "ifindex")};
-  int err = bpf_map__delete_elem(s->maps.outer_dev, &k, sizeof(k), 0);
-  if (err && err != -ENOENT) ThrowLibbpf(info.Env(), "bpf_map__delete_elem(outer_dev)", err);
   return info.Env().Undefined();
 }
 

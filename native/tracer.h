@@ -23,7 +23,6 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
 
  private:
   Napi::Value SetOuter(const Napi::CallbackInfo& info);
-  Napi::Value ClearOuter(const Napi::CallbackInfo& info);
   Napi::Value Trace(const Napi::CallbackInfo& info);
   Napi::Value Untrace(const Napi::CallbackInfo& info);
   Napi::Value Counters(const Napi::CallbackInfo& info);

@@ -16,7 +16,6 @@ export interface TracerOptions {
 
 export interface NativeTracer {
   setOuter(netns: number, ifindex: number): void;
-  clearOuter(netns: number, ifindex: number): void;
   trace(netns: number, index: number): void;
   untrace(netns: number): void;
   /** One struct mb_counters summed over CPUs. */

@@ -129,10 +129,6 @@ export class TraceSession extends EventEmitter<SessionEvents> {
     this.tracer = undefined;
   }
 
-  get closed(): boolean {
-    return this.tracer === undefined;
-  }
-
   private native(): NativeTracer {
     if (!this.tracer) throw new Error('trace session is closed');
     return this.tracer;
