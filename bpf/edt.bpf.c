@@ -13,13 +13,12 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include "macebpf.h"
+#include "lib/cast.h"
 #include "lib/netns.h"
 
 #define TC_ACT_OK 0
 #define TC_ACT_SHOT 2
 #define MB_NSEC_PER_SEC 1000000000ull
-
-extern void *bpf_cast_to_kern_ctx(void *) __ksym;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -39,7 +38,7 @@ SEC("tc")
 int mb_edt(struct __sk_buff *ctx)
 {
 	struct sk_buff *skb = bpf_cast_to_kern_ctx(ctx);
-	__u32 netns = mb_dev_netns(BPF_CORE_READ(skb, dev));
+	__u32 netns = mb_dev_netns(skb->dev);
 	struct mb_limit_cfg *cfg = bpf_map_lookup_elem(&limit_cfg, &netns);
 
 	if (!cfg || !cfg->rate)

@@ -14,6 +14,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "macebpf.h"
+#include "lib/cast.h"
 #include "lib/netns.h"
 #include "lib/pkt_key.h"
 #include "lib/syscall.h"
@@ -21,6 +22,8 @@
 #define MB_IFF_LOOPBACK 0x8
 #define MB_AF_INET 2
 #define MB_AF_INET6 10
+
+#define MB_RINGBUF_RECORD (sizeof(struct mb_event) + 8) /* with the ring's record header */
 
 /* Set through the skeleton before load. */
 const volatile __u64 max_age_ns = 1000000000ull;
@@ -174,8 +177,11 @@ static __always_inline void mb_emit(const struct mb_key *key, const struct mb_in
 	e->family = key->family;
 	e->stages = stages;
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
-	/* Wake user space by batch: only once enough records wait. */
-	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+	/* Wake user space by batch: once, by the record that fills a batch (a
+	 * wake-up is an interrupt, costly in a VM). A crossing missed in a race
+	 * is picked up by the poller's periodic drain. */
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 flags = avail >= wakeup_bytes && avail < wakeup_bytes + MB_RINGBUF_RECORD ?
 			      BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 	bpf_ringbuf_submit(e, flags);
 	MB_COUNT(idx, dir, events);
@@ -242,15 +248,14 @@ static __always_inline void mb_start(const struct mb_key *key, __u8 stage, __u64
 
 static __always_inline bool mb_skb_key(struct mb_key *key, const struct sk_buff *skb, bool at_l3_data)
 {
-	unsigned char *head = BPF_CORE_READ(skb, head);
-	unsigned char *data = BPF_CORE_READ(skb, data);
-	__u32 headlen = BPF_CORE_READ(skb, len) - BPF_CORE_READ(skb, data_len);
+	unsigned char *head = skb->head, *data = skb->data;
 	/* On receive, data points at L3; at xmit and at the socket, network_header does. */
-	const __u8 *l3 = at_l3_data ? data : head + BPF_CORE_READ(skb, network_header);
-	struct skb_shared_info *shinfo = (void *)(head + BPF_CORE_READ(skb, end));
-	__u16 gso_size = BPF_CORE_READ(shinfo, gso_size);
+	const __u8 *l3 = at_l3_data ? data : head + skb->network_header;
 
-	return mb_key_from_l3(key, l3, data + headlen, gso_size);
+	struct skb_shared_info *shinfo =
+		bpf_rdonly_cast(head + skb->end, bpf_core_type_id_kernel(struct skb_shared_info));
+
+	return mb_key_from_l3(key, l3, data + (skb->len - skb->data_len), shinfo);
 }
 
 /* Bytes as the device's own statistics count them: at receive, skb->len no
@@ -258,13 +263,13 @@ static __always_inline bool mb_skb_key(struct mb_key *key, const struct sk_buff 
 static __always_inline void mb_count_dev(__u16 idx, __u8 dir, const struct sk_buff *skb)
 {
 	struct mb_dir_counters *c = mb_counters(idx, dir);
-	__u64 len = BPF_CORE_READ(skb, len);
+	__u64 len = skb->len;
 
 	if (!c)
 		return;
 	if (dir == MB_INGRESS) {
-		__u16 mac = BPF_CORE_READ(skb, mac_header);
-		unsigned char *head = BPF_CORE_READ(skb, head), *data = BPF_CORE_READ(skb, data);
+		__u16 mac = skb->mac_header;
+		unsigned char *head = skb->head, *data = skb->data;
 
 		if (mac != (__u16)~0U && data >= head + mac)
 			len += data - (head + mac);
@@ -280,7 +285,7 @@ int BPF_PROG(mb_dev_xmit, const struct sk_buff *skb, const struct net_device *de
 	__u64 now = bpf_ktime_get_ns();
 	struct mb_key key = { .dir = MB_EGRESS };
 
-	if (mb_is_outer(netns, BPF_CORE_READ(dev, ifindex))) {
+	if (mb_is_outer(netns, dev->ifindex)) {
 		struct mb_inflight *v;
 
 		if (!mb_skb_key(&key, skb, false))
@@ -294,7 +299,7 @@ int BPF_PROG(mb_dev_xmit, const struct sk_buff *skb, const struct net_device *de
 	}
 	struct mb_container *c = bpf_map_lookup_elem(&traced_netns, &netns);
 
-	if (!c || (BPF_CORE_READ(dev, flags) & MB_IFF_LOOPBACK))
+	if (!c || (dev->flags & MB_IFF_LOOPBACK))
 		return 0;
 	__u16 idx = c->index;
 
@@ -311,7 +316,7 @@ int BPF_PROG(mb_dev_xmit, const struct sk_buff *skb, const struct net_device *de
 	__u64 s_ts = 0;
 
 	if (key.proto == IPPROTO_TCP) {
-		struct mb_tcp_send_key tk = { .sk = (__u64)BPF_CORE_READ(skb, sk), .seq = key.a };
+		struct mb_tcp_send_key tk = { .sk = (__u64)skb->sk, .seq = key.a };
 		__u64 *ts = bpf_map_lookup_elem(&tcp_send, &tk);
 
 		if (ts) {
@@ -338,12 +343,12 @@ static __always_inline bool mb_ends_in_kernel(const struct mb_key *key)
 SEC("tp_btf/netif_receive_skb")
 int BPF_PROG(mb_dev_rx, struct sk_buff *skb)
 {
-	struct net_device *dev = BPF_CORE_READ(skb, dev);
+	struct net_device *dev = skb->dev;
 	__u32 netns = mb_dev_netns(dev);
 	__u64 now = bpf_ktime_get_ns();
 	struct mb_key key = { .dir = MB_INGRESS };
 
-	if (mb_is_outer(netns, BPF_CORE_READ(dev, ifindex))) {
+	if (mb_is_outer(netns, dev->ifindex)) {
 		/* The container is not known before NAT is undone: every packet starts an entry. */
 		if (mb_skb_key(&key, skb, true))
 			mb_start(&key, MB_STAGE_O, 0, skb, 0, 0, now);
@@ -351,7 +356,7 @@ int BPF_PROG(mb_dev_rx, struct sk_buff *skb)
 	}
 	struct mb_container *c = bpf_map_lookup_elem(&traced_netns, &netns);
 
-	if (!c || (BPF_CORE_READ(dev, flags) & MB_IFF_LOOPBACK))
+	if (!c || (dev->flags & MB_IFF_LOOPBACK))
 		return 0;
 	__u16 idx = c->index;
 
@@ -415,14 +420,14 @@ int BPF_PROG(mb_sys_enter, struct pt_regs *regs, long id)
 	if (!c)
 		return 0;
 	__u16 idx = c->index;
-	struct socket *sock = mb_fd_socket(BPF_CORE_READ(regs, di));
+	struct socket *sock = mb_fd_socket(regs->di);
 
 	if (!sock)
 		return 0;
 	__u64 now = bpf_ktime_get_ns();
-	struct sock *sk = BPF_CORE_READ(sock, sk);
-	__u8 proto = BPF_CORE_READ(sk, sk_protocol);
-	__u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+	struct sock *sk = sock->sk;
+	__u8 proto = sk->sk_protocol;
+	__u16 fam = sk->__sk_common.skc_family;
 
 	if (fam != MB_AF_INET && fam != MB_AF_INET6)
 		return 0;
@@ -439,7 +444,7 @@ int BPF_PROG(mb_sys_enter, struct pt_regs *regs, long id)
 	}
 	if (proto == IPPROTO_TCP) {
 		struct mb_tcp_send_key tk = { .sk = (__u64)sk,
-					      .seq = BPF_CORE_READ((struct tcp_sock *)sk, write_seq) };
+					      .seq = ((struct tcp_sock *)bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct tcp_sock)))->write_seq };
 
 		bpf_map_update_elem(&tcp_send, &tk, &now, BPF_ANY);
 		return 0;
@@ -460,7 +465,7 @@ int BPF_PROG(mb_sys_enter, struct pt_regs *regs, long id)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(mb_sys_exit, struct pt_regs *regs, long ret)
 {
-	if (mb_sys_kind(BPF_CORE_READ(regs, orig_ax)) != MB_SYS_RECV)
+	if (mb_sys_kind(regs->orig_ax) != MB_SYS_RECV)
 		return 0;
 	__u64 tid = bpf_get_current_pid_tgid();
 	struct mb_recv *r = bpf_map_lookup_elem(&udp_recv, &tid);
@@ -492,8 +497,8 @@ int BPF_PROG(mb_sys_exit, struct pt_regs *regs, long ret)
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(mb_drop, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
 {
-	struct net_device *dev = BPF_CORE_READ(skb, dev);
-	struct sock *sk = BPF_CORE_READ(skb, sk);
+	struct net_device *dev = skb->dev;
+	struct sock *sk = skb->sk;
 	__u32 netns = dev ? mb_dev_netns(dev) : sk ? mb_sk_netns(sk) : 0;
 	struct mb_container *c = bpf_map_lookup_elem(&traced_netns, &netns);
 

@@ -2,13 +2,13 @@
 /* pkt_key.h - the NAT-invariant packet key (DESIGN §3), built identically
  * from an sk_buff (device and socket stages) and from a user send buffer.
  *
- *   mb_key_from_l3(key, l3, headlen, gso_size)  parse IPv4/IPv6 at kernel address l3
+ *   mb_key_from_l3(key, l3, end, shinfo)        parse IPv4/IPv6 at kernel address l3
  *   mb_key_from_user(key, family, proto, buf, len)  ICMP echo / UDP send buffer
  *   mb_key_id(key)                              packet_id for records
  *
  * Addresses, ports and the ICMP identifier are left out: masquerade rewrites
- * them. Only bytes inside the linear header area are read, so a packet looks
- * the same to every stage whatever follows it in memory. */
+ * them. Only bytes inside the linear header area go into the key, so a packet
+ * looks the same to every stage whatever follows it in memory. */
 #ifndef MB_LIB_PKT_KEY_H
 #define MB_LIB_PKT_KEY_H
 
@@ -38,89 +38,87 @@ static __always_inline __u32 mb_key_payload_len(long avail)
 	return avail < MB_PAYLOAD_KEY_BYTES ? avail : MB_PAYLOAD_KEY_BYTES;
 }
 
-static __always_inline void mb_key_payload_kernel(struct mb_key *key, const void *src, long avail)
+/* Everything a key needs of a packet with plain IPv4 (no options) or IPv6
+ * headers lies in its first 64 bytes: one probe read instead of one per header. */
+#define MB_HDR_BYTES 64
+
+union mb_hdr {
+	struct iphdr v4;
+	struct ipv6hdr v6;
+	__u8 raw[MB_HDR_BYTES];
+};
+
+/* The L4 part of the key; l4 points into the header copy at the constant l4off
+ * (20 or 40), l4len is the L4 length by the IP header, avail the packet bytes
+ * from l4 on that lie in the linear area (the copy past them is not packet). */
+static __always_inline bool mb_key_l4(struct mb_key *key, const __u8 *l4, __u32 l4len, long avail,
+				      const struct skb_shared_info *shinfo)
 {
-	__u32 n = mb_key_payload_len(avail);
-
-	if (n > 0 && n <= MB_PAYLOAD_KEY_BYTES)
-		bpf_probe_read_kernel(key->payload, n, src);
-}
-
-/* l3: kernel address of the IP header; end: first byte past the linear data. */
-static __always_inline bool mb_key_from_l3(struct mb_key *key, const __u8 *l3,
-					   const __u8 *end, __u16 gso_size)
-{
-	__u8 vbyte, proto;
-	__u32 l3len, l4off;
-
-	if (bpf_probe_read_kernel(&vbyte, 1, l3))
-		return false;
-	if ((vbyte >> 4) == 4) {
-		struct iphdr ip;
-
-		if (bpf_probe_read_kernel(&ip, sizeof(ip), l3))
-			return false;
-		if (ip.frag_off & bpf_htons(0x1fff)) /* non-first fragment: no L4 header */
-			return false;
-		key->family = 4;
-		proto = ip.protocol;
-		l4off = ip.ihl * 4;
-		l3len = bpf_ntohs(ip.tot_len);
-	} else if ((vbyte >> 4) == 6) {
-		struct ipv6hdr ip6;
-
-		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), l3))
-			return false;
-		key->family = 6;
-		proto = ip6.nexthdr; /* extension headers are not followed */
-		l4off = sizeof(ip6);
-		l3len = sizeof(ip6) + bpf_ntohs(ip6.payload_len);
-	} else {
-		return false;
-	}
-	if (l3len < l4off)
-		return false;
-	key->proto = proto;
-	const __u8 *l4 = l3 + l4off;
-	__u32 l4len = l3len - l4off;
-
-	if (proto == IPPROTO_TCP) {
-		struct tcphdr th;
-
-		if (bpf_probe_read_kernel(&th, sizeof(th), l4))
-			return false;
-		__u32 hl = th.doff * 4;
+	if (key->proto == IPPROTO_TCP) {
+		const struct tcphdr *th = (const void *)l4;
+		__u32 hl = th->doff * 4;
 		__u32 plen = l4len > hl ? l4len - hl : 0;
+		__u16 gso_size = shinfo->gso_size;
 
 		if (gso_size && plen > gso_size) /* a GSO packet is keyed as its first segment */
 			plen = gso_size;
-		key->a = bpf_ntohl(th.seq);
-		key->b = bpf_ntohl(th.ack_seq);
+		key->a = bpf_ntohl(th->seq);
+		key->b = bpf_ntohl(th->ack_seq);
 		key->c = plen;
 		return true;
 	}
-	if (proto == IPPROTO_UDP) {
-		struct udphdr uh;
+	long plen;
 
-		if (bpf_probe_read_kernel(&uh, sizeof(uh), l4))
+	if (key->proto == IPPROTO_UDP) {
+		key->a = bpf_ntohs(((const struct udphdr *)l4)->len);
+		plen = (long)key->a - 8;
+	} else if (key->proto == IPPROTO_ICMP || key->proto == MB_IPPROTO_ICMPV6) {
+		const struct icmphdr *ih = (const void *)l4; /* echo layout is the same for ICMPv6 */
+
+		if (!mb_is_echo(key->proto, ih->type))
 			return false;
-		key->a = bpf_ntohs(uh.len);
-		mb_key_payload_kernel(key, l4 + sizeof(uh),
-				      mb_min((long)key->a - (long)sizeof(uh), end - (l4 + sizeof(uh))));
-		return true;
+		key->icmp_type = ih->type;
+		key->a = bpf_ntohs(ih->un.echo.sequence);
+		plen = (long)l4len - 8;
+	} else {
+		return false;
 	}
-	if (proto == IPPROTO_ICMP || proto == MB_IPPROTO_ICMPV6) {
-		struct icmphdr ih; /* echo layout is the same for ICMPv6 */
+	/* Both UDP and ICMP echo headers are 8 bytes; the payload follows. */
+	__u32 n = mb_key_payload_len(mb_min(plen, avail - 8));
 
-		if (bpf_probe_read_kernel(&ih, sizeof(ih), l4))
+#pragma unroll
+	for (int i = 0; i < MB_PAYLOAD_KEY_BYTES; i++)
+		if (i < n)
+			key->payload[i] = l4[8 + i];
+	return true;
+}
+
+/* l3: kernel address of the IP header; end: first byte past the linear data;
+ * shinfo: the skb's shared info (GSO size), a BTF pointer. */
+static __always_inline bool mb_key_from_l3(struct mb_key *key, const __u8 *l3, const __u8 *end,
+					   const struct skb_shared_info *shinfo)
+{
+	union mb_hdr h;
+	long avail = end - l3;
+
+	if (bpf_probe_read_kernel(&h, sizeof(h), l3))
+		return false;
+	if (h.v4.version == 4) {
+		/* IP options (rare) move L4 out of the copy; non-first fragments have no L4 header. */
+		if (h.v4.ihl != 5 || (h.v4.frag_off & bpf_htons(0x1fff)))
 			return false;
-		if (!mb_is_echo(proto, ih.type))
+		__u32 l3len = bpf_ntohs(h.v4.tot_len);
+
+		if (l3len < 20)
 			return false;
-		key->icmp_type = ih.type;
-		key->a = bpf_ntohs(ih.un.echo.sequence);
-		mb_key_payload_kernel(key, l4 + sizeof(ih),
-				      mb_min((long)l4len - (long)sizeof(ih), end - (l4 + sizeof(ih))));
-		return true;
+		key->family = 4;
+		key->proto = h.v4.protocol;
+		return mb_key_l4(key, &h.raw[20], l3len - 20, avail - 20, shinfo);
+	}
+	if (h.v6.version == 6) {
+		key->family = 6;
+		key->proto = h.v6.nexthdr; /* extension headers are not followed */
+		return mb_key_l4(key, &h.raw[40], bpf_ntohs(h.v6.payload_len), avail - 40, shinfo);
 	}
 	return false;
 }

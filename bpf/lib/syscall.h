@@ -12,6 +12,8 @@
 #ifndef MB_LIB_SYSCALL_H
 #define MB_LIB_SYSCALL_H
 
+#include "cast.h"
+
 #define MB_NR_READ 0
 #define MB_NR_WRITE 1
 #define MB_NR_READV 19
@@ -36,37 +38,38 @@ static __always_inline int mb_sys_kind(long id)
 	return 0;
 }
 
+/* The socket behind fd, as a BTF pointer (its fields read directly). */
 static __always_inline struct socket *mb_fd_socket(int fd)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct fdtable *fdt = bpf_get_current_task_btf()->files->fdt;
 	struct file *file = NULL;
 
-	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+	if (fd < 0 || (unsigned int)fd >= fdt->max_fds)
 		return NULL;
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+	/* An array element: no BTF pointer arithmetic, so one probe read. */
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fdt->fd[fd]) || !file)
 		return NULL;
-	if ((BPF_CORE_READ(file, f_inode, i_mode) & MB_S_IFMT) != MB_S_IFSOCK)
+	file = bpf_rdonly_cast(file, bpf_core_type_id_kernel(struct file));
+	if ((file->f_inode->i_mode & MB_S_IFMT) != MB_S_IFSOCK)
 		return NULL;
-	return BPF_CORE_READ(file, private_data);
+	return bpf_rdonly_cast(file->private_data, bpf_core_type_id_kernel(struct socket));
 }
 
 /* read/write/send/recv pass (buf, len); the *v and *msg calls an iovec array. */
 static __always_inline bool mb_sys_buf(long id, struct pt_regs *regs, const __u8 **buf, __u64 *len)
 {
 	if (id == MB_NR_SENDTO || id == MB_NR_WRITE || id == MB_NR_RECVFROM || id == MB_NR_READ) {
-		*buf = (const __u8 *)BPF_CORE_READ(regs, si);
-		*len = BPF_CORE_READ(regs, dx);
+		*buf = (const __u8 *)regs->si;
+		*len = regs->dx;
 		return true;
 	}
-	const struct iovec *uiov = (const struct iovec *)BPF_CORE_READ(regs, si);
+	const struct iovec *uiov = (const struct iovec *)regs->si;
 	struct iovec iov;
 
 	if (id == MB_NR_SENDMSG || id == MB_NR_RECVMSG) {
 		struct user_msghdr mh;
 
-		if (bpf_probe_read_user(&mh, sizeof(mh), (void *)BPF_CORE_READ(regs, si)))
+		if (bpf_probe_read_user(&mh, sizeof(mh), (void *)regs->si))
 			return false;
 		uiov = mh.msg_iov;
 	}
