@@ -7,7 +7,7 @@
 #define MACEBPF_H
 
 #define MB_MAX_CONTAINERS 256 /* container index 0 = "not a traced container" */
-#define MB_MAX_OUTER 16
+#define MB_MAX_OUTER 4 /* outer devices per netns */
 #define MB_PAYLOAD_KEY_BYTES 16 /* ping puts its timestamp here; iperf3 its counters */
 #define MB_ABSENT 0xffffffffu   /* a latency part that was not observed */
 
@@ -46,14 +46,12 @@ struct mb_tcp_send_key {
 	__u32 pad;
 };
 
-struct mb_container {
-	__u16 index;
-	__u16 flags;
-};
-
-struct mb_outer_key {
-	__u32 netns;
-	__u32 ifindex;
+/* What macebpf knows of a network namespace, so that one lookup per packet
+ * decides: traced container (index != 0) and/or home of outer devices. */
+struct mb_netns {
+	__u16 container;             /* container index; 0 = not traced */
+	__u16 pad;
+	__u32 outer[MB_MAX_OUTER];   /* ifindexes of outer devices here; 0 = free */
 };
 
 /* One latency record in the ring buffer (fixed size). */

@@ -31,17 +31,10 @@ const volatile __u64 wakeup_bytes = 64 * sizeof(struct mb_event);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MB_MAX_CONTAINERS);
+	__uint(max_entries, 2 * MB_MAX_CONTAINERS);
 	__type(key, __u32); /* netns inode */
-	__type(value, struct mb_container);
-} traced_netns SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MB_MAX_OUTER);
-	__type(key, struct mb_outer_key);
-	__type(value, __u8);
-} outer_dev SEC(".maps");
+	__type(value, struct mb_netns);
+} netns_info SEC(".maps");
 
 /* max_entries of the in-flight maps is set by user space (default 65536). */
 struct {
@@ -120,11 +113,20 @@ static __always_inline void *mb_inflight_map(__u8 dir)
 	return dir == MB_EGRESS ? (void *)&inflight_egress : (void *)&inflight_ingress;
 }
 
-static __always_inline bool mb_is_outer(__u32 netns, __u32 ifindex)
+static __always_inline bool mb_is_outer(const struct mb_netns *ns, __u32 ifindex)
 {
-	struct mb_outer_key k = { .netns = netns, .ifindex = ifindex };
+	for (int i = 0; i < MB_MAX_OUTER; i++)
+		if (ns->outer[i] == ifindex)
+			return true;
+	return false;
+}
 
-	return bpf_map_lookup_elem(&outer_dev, &k) != NULL;
+/* The container index of a traced netns, else 0. */
+static __always_inline __u16 mb_traced(__u32 netns)
+{
+	struct mb_netns *ns = bpf_map_lookup_elem(&netns_info, &netns);
+
+	return ns ? ns->container : 0;
 }
 
 static __always_inline __u64 mb_first_ts(const struct mb_inflight *v)
@@ -282,10 +284,14 @@ SEC("tp_btf/net_dev_start_xmit")
 int BPF_PROG(mb_dev_xmit, const struct sk_buff *skb, const struct net_device *dev)
 {
 	__u32 netns = mb_dev_netns(dev);
+	struct mb_netns *ns = bpf_map_lookup_elem(&netns_info, &netns);
+
+	if (!ns)
+		return 0;
 	__u64 now = bpf_ktime_get_ns();
 	struct mb_key key = { .dir = MB_EGRESS };
 
-	if (mb_is_outer(netns, dev->ifindex)) {
+	if (mb_is_outer(ns, dev->ifindex)) {
 		struct mb_inflight *v;
 
 		if (!mb_skb_key(&key, skb, false))
@@ -297,12 +303,10 @@ int BPF_PROG(mb_dev_xmit, const struct sk_buff *skb, const struct net_device *de
 		}
 		return 0;
 	}
-	struct mb_container *c = bpf_map_lookup_elem(&traced_netns, &netns);
+	__u16 idx = ns->container;
 
-	if (!c || (dev->flags & MB_IFF_LOOPBACK))
+	if (!idx || (dev->flags & MB_IFF_LOOPBACK))
 		return 0;
-	__u16 idx = c->index;
-
 	mb_count_dev(idx, MB_EGRESS, skb);
 	if (!mb_skb_key(&key, skb, false))
 		return 0;
@@ -345,21 +349,23 @@ int BPF_PROG(mb_dev_rx, struct sk_buff *skb)
 {
 	struct net_device *dev = skb->dev;
 	__u32 netns = mb_dev_netns(dev);
+	struct mb_netns *ns = bpf_map_lookup_elem(&netns_info, &netns);
+
+	if (!ns)
+		return 0;
 	__u64 now = bpf_ktime_get_ns();
 	struct mb_key key = { .dir = MB_INGRESS };
 
-	if (mb_is_outer(netns, dev->ifindex)) {
+	if (mb_is_outer(ns, dev->ifindex)) {
 		/* The container is not known before NAT is undone: every packet starts an entry. */
 		if (mb_skb_key(&key, skb, true))
 			mb_start(&key, MB_STAGE_O, 0, skb, 0, 0, now);
 		return 0;
 	}
-	struct mb_container *c = bpf_map_lookup_elem(&traced_netns, &netns);
+	__u16 idx = ns->container;
 
-	if (!c || (dev->flags & MB_IFF_LOOPBACK))
+	if (!idx || (dev->flags & MB_IFF_LOOPBACK))
 		return 0;
-	__u16 idx = c->index;
-
 	mb_count_dev(idx, MB_INGRESS, skb);
 	if (!mb_skb_key(&key, skb, true))
 		return 0;
@@ -380,11 +386,10 @@ SEC("tp_btf/skb_copy_datagram_iovec")
 int BPF_PROG(mb_sock_recv, const struct sk_buff *skb, int len)
 {
 	__u32 netns = mb_task_netns();
-	struct mb_container *c = bpf_map_lookup_elem(&traced_netns, &netns);
+	__u16 idx = mb_traced(netns);
 
-	if (!c)
+	if (!idx)
 		return 0;
-	__u16 idx = c->index;
 	__u64 now = bpf_ktime_get_ns();
 	struct mb_key key = { .dir = MB_INGRESS };
 
@@ -415,11 +420,10 @@ int BPF_PROG(mb_sys_enter, struct pt_regs *regs, long id)
 	if (!kind)
 		return 0;
 	__u32 netns = mb_task_netns();
-	struct mb_container *c = bpf_map_lookup_elem(&traced_netns, &netns);
+	__u16 idx = mb_traced(netns);
 
-	if (!c)
+	if (!idx)
 		return 0;
-	__u16 idx = c->index;
 	struct socket *sock = mb_fd_socket(regs->di);
 
 	if (!sock)
@@ -500,11 +504,11 @@ int BPF_PROG(mb_drop, struct sk_buff *skb, void *location, enum skb_drop_reason 
 	struct net_device *dev = skb->dev;
 	struct sock *sk = skb->sk;
 	__u32 netns = dev ? mb_dev_netns(dev) : sk ? mb_sk_netns(sk) : 0;
-	struct mb_container *c = bpf_map_lookup_elem(&traced_netns, &netns);
+	__u16 idx = mb_traced(netns);
 
-	if (!c)
+	if (!idx)
 		return 0;
-	struct mb_drop_key k = { .container = c->index, .reason = reason };
+	struct mb_drop_key k = { .container = idx, .reason = reason };
 	__u64 one = 1, *n = bpf_map_lookup_elem(&drops, &k);
 
 	if (n)

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <functional>
 #include <vector>
 
 #include "args.h"
@@ -92,35 +93,61 @@ void Tracer::Destroy() {
   return skel_;
 }
 
+// Read-modify-write of a netns_info entry (only this thread writes them).
+void Tracer::UpdateNetns(Napi::Env env, uint32_t netns, const std::function<void(struct mb_netns&)>& change) {
+  auto* s = Skel(env);
+  struct mb_netns ns = {};
+  int err = bpf_map__lookup_elem(s->maps.netns_info, &netns, sizeof(netns), &ns, sizeof(ns), 0);
+  if (err && err != -ENOENT) ThrowLibbpf(env, "bpf_map__lookup_elem(netns_info)", err);
+  change(ns);
+  bool empty = !ns.container;
+  for (auto ifindex : ns.outer) empty = empty && !ifindex;
+  if (empty) {
+    err = bpf_map__delete_elem(s->maps.netns_info, &netns, sizeof(netns), 0);
+    if (err && err != -ENOENT) ThrowLibbpf(env, "bpf_map__delete_elem(netns_info)", err);
+  } else {
+    err = bpf_map__update_elem(s->maps.netns_info, &netns, sizeof(netns), &ns, sizeof(ns), BPF_ANY);
+    if (err) ThrowLibbpf(env, "bpf_map__update_elem(netns_info)", err);
+  }
+}
+
 Napi::Value Tracer::SetOuter(const Napi::CallbackInfo& info) {
-  auto* s = Skel(info.Env());
-  struct mb_outer_key k = {U32Arg(info, 0, "netns"), U32Arg(info, 1, "ifindex")};
-  __u8 one = 1;
-  int err = bpf_map__update_elem(s->maps.outer_dev, &k, sizeof(k), &one, sizeof(one), BPF_ANY);
-  if (err) ThrowLibbpf(info.Env(), "bpf_map__update_elem(outer_dev)", err);
-  return info.Env().Undefined();
+  Napi::Env env = info.Env();
+  uint32_t netns = U32Arg(info, 0, "netns");
+  uint32_t ifindex = U32Arg(info, 1, "ifindex");
+  if (!ifindex) throw Napi::RangeError::New(env, "ifindex 0 is no device");
+  UpdateNetns(env, netns, [&](struct mb_netns& ns) {
+    for (auto& slot : ns.outer) {
+      if (slot == ifindex) return;
+    }
+    for (auto& slot : ns.outer) {
+      if (!slot) {
+        slot = ifindex;
+        return;
+      }
+    }
+    throw Napi::RangeError::New(env, "netns " + std::to_string(netns) + " already has " + std::to_string(MB_MAX_OUTER) +
+                                         " outer devices: at most that many per netns");
+  });
+  return env.Undefined();
 }
 
 Napi::Value Tracer::Trace(const Napi::CallbackInfo& info) {
-  auto* s = Skel(info.Env());
+  Napi::Env env = info.Env();
   uint32_t netns = U32Arg(info, 0, "netns");
   uint32_t index = U32Arg(info, 1, "index");
   if (index == 0 || index >= MB_MAX_CONTAINERS) {
-    throw Napi::RangeError::New(info.Env(), "container index " + std::to_string(index) + " is out of range 1.." +
-                                                std::to_string(MB_MAX_CONTAINERS - 1));
+    throw Napi::RangeError::New(env, "container index " + std::to_string(index) + " is out of range 1.." +
+                                         std::to_string(MB_MAX_CONTAINERS - 1));
   }
-  struct mb_container c = {static_cast<__u16>(index), 0};
-  int err = bpf_map__update_elem(s->maps.traced_netns, &netns, sizeof(netns), &c, sizeof(c), BPF_ANY);
-  if (err) ThrowLibbpf(info.Env(), "bpf_map__update_elem(traced_netns)", err);
-  return info.Env().Undefined();
+  UpdateNetns(env, netns, [&](struct mb_netns& ns) { ns.container = static_cast<__u16>(index); });
+  return env.Undefined();
 }
 
 Napi::Value Tracer::Untrace(const Napi::CallbackInfo& info) {
-  auto* s = Skel(info.Env());
-  uint32_t netns = U32Arg(info, 0, "netns");
-  int err = bpf_map__delete_elem(s->maps.traced_netns, &netns, sizeof(netns), 0);
-  if (err && err != -ENOENT) ThrowLibbpf(info.Env(), "bpf_map__delete_elem(traced_netns)", err);
-  return info.Env().Undefined();
+  Napi::Env env = info.Env();
+  UpdateNetns(env, U32Arg(info, 0, "netns"), [](struct mb_netns& ns) { ns.container = 0; });
+  return env.Undefined();
 }
 
 // Returns one struct mb_counters, summed over CPUs, as an ArrayBuffer.

@@ -6,12 +6,14 @@
 #pragma once
 #include <napi.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 
 #include "poller.h"
 
 struct macebpf;
+struct mb_netns;
 
 namespace mb {
 
@@ -36,6 +38,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value EdtTestRun(const Napi::CallbackInfo& info);
 
   ::macebpf* Skel(Napi::Env env);
+  void UpdateNetns(Napi::Env env, uint32_t netns, const std::function<void(struct mb_netns&)>& change);
   void Destroy();
 
   ::macebpf* skel_ = nullptr;
