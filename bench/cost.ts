@@ -226,6 +226,7 @@ export async function runCost(ctx: BenchContext): Promise<CostResult> {
           await sleep(windowMs);
           const s2 = await progStats();
           const idleMs = performance.now() - t1;
+          if (p.received === 0) throw new Error(`no ping replies from ${target} (${condition}, rep ${rep + 1})`);
           const progs = measure(s0, s1, s2, ids, keys, tps, windowMs, idleMs, p.received);
           const rep1: CostRep = { condition, rep, pings: p.transmitted, received: p.received, windowMs, idleMs, progs, ...aggregate(progs) };
           out.push(rep1);

@@ -19,7 +19,7 @@ import { repairStaleStats } from './bpfstats';
 import { stopAllBpftrace } from './bpftrace';
 import { aborted, log, setUp, type BenchContext } from './context';
 import { runCost } from './cost';
-import { holdKernelLock } from './lock';
+import { holdKernelLock, type KernelLock } from './lock';
 import { runPerturbation } from './perturbation';
 import { runPipeline } from './pipeline';
 import { renderSummary, type AllResults, type Env, type SectionOutcome } from './summary';
@@ -110,8 +110,10 @@ function previous<T>(name: Section): SectionOutcome<T> {
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   if (process.getuid?.() !== 0) throw new Error('the benchmark loads BPF programs and creates network namespaces: run it as root');
-  const lock = await holdKernelLock();
-  onShutdown(() => lock.release());
+  // Installs the SIGINT/SIGTERM/SIGHUP handlers now, so a signal while we wait for the lock exits too.
+  let lock: KernelLock | undefined;
+  onShutdown(() => lock?.release());
+  lock = await holdKernelLock();
   const repaired = repairStaleStats();
   if (repaired) log(repaired);
   const started = Date.now();

@@ -41,6 +41,9 @@ const signedSpread = (s: Spread | undefined, d = 1, unit = ' µs'): string =>
   s && Number.isFinite(s.median) ? `${signed(s.median, d)}${unit} (${signed(s.min, d)} to ${signed(s.max, d)})` : 'n/a';
 const pct = (x: number, d = 1): string => (Number.isFinite(x) ? `${(x * 100).toFixed(d)}%` : 'n/a');
 const times = (x: number | undefined, d = 2): string => (x !== undefined && Number.isFinite(x) ? `${x.toFixed(d)}×` : 'n/a');
+/** macebpf / bpftrace, said in words so the direction cannot be misread */
+const vsBt = (x: number | undefined): string =>
+  x !== undefined && Number.isFinite(x) ? `macebpf/bpftrace = ${x.toFixed(2)} (macebpf ${x > 1 ? `costs ${x.toFixed(2)}× as much` : `is ${(1 / x).toFixed(2)}× cheaper`})` : 'n/a';
 
 function note<T>(o: SectionOutcome<T>): string {
   if (o.error) return `\n> **Failed in this run:** ${o.error.split('\n')[0]}\n`;
@@ -65,13 +68,20 @@ function headline(r: AllResults): string[] {
     rows.push([
       'BPF time per ping round trip, all macebpf programs (10 device-hook hits + socket stage)',
       ns(mb.nsPerRoundTrip),
-      bt ? `bpftrace peer: ${ns(bt.nsPerRoundTrip)} → macebpf/bpftrace = ${times(c?.ratios?.roundTripAll)}` : `bpftrace: ${c?.bpftraceError ? 'could not run' : 'n/a'}`,
+      bt ? `bpftrace peer: ${ns(bt.nsPerRoundTrip)}; ${vsBt(c?.ratios?.roundTripAll)}` : `bpftrace: ${c?.bpftraceError ? 'could not run' : 'n/a'}`,
     ]);
-    if (mbn) rows.push(['… without the socket stage (`--no-sockets`)', ns(mbn.nsPerRoundTrip), bt ? `macebpf/bpftrace = ${times(c?.ratios?.roundTripAllNoSockets)}` : '']);
+    const sock = ['mb_sys_enter', 'mb_sys_exit'].map((k) => mb.progs[k]?.nsPerRoundTrip.median ?? NaN).reduce((a, b) => a + b, 0);
+    if (mbn) {
+      rows.push([
+        '… without the socket stage (`--no-sockets`)',
+        ns(mbn.nsPerRoundTrip),
+        `socket-stage programs (sys_enter + sys_exit) in the full run: ${fmt(sock, 0)} ns per round trip${bt ? `; ${vsBt(c?.ratios?.roundTripAllNoSockets)}` : ''}`,
+      ]);
+    }
     rows.push([
       'BPF time per device-hook hit (`net_dev_start_xmit`, `netif_receive_skb`)',
       ns(mb.nsPerDeviceHookHit),
-      bt ? `bpftrace peer: ${ns(bt.nsPerDeviceHookHit)} → macebpf/bpftrace = ${times(c?.ratios?.deviceHookHit)}` : '',
+      bt ? `bpftrace peer (2 programs per tracepoint): ${ns(bt.nsPerDeviceHookHit)}; ${vsBt(c?.ratios?.deviceHookHit)}` : '',
     ]);
   }
   if (p) {

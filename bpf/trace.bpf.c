@@ -238,7 +238,8 @@ static __always_inline void mb_start(const struct mb_key *key, __u8 stage, __u64
 	struct mb_inflight v = { .netns = netns, .container = idx, .skb = (__u64)skb };
 	void *map = mb_inflight_map(key->dir);
 
-	v.ts[stage & 3] = now;
+	if (stage < MB_NSTAGES)
+		v.ts[stage] = now;
 	if (s_ts)
 		v.ts[MB_STAGE_S] = s_ts;
 	if (bpf_map_update_elem(map, key, &v, BPF_NOEXIST)) {
@@ -253,7 +254,6 @@ static __always_inline bool mb_skb_key(struct mb_key *key, const struct sk_buff 
 	unsigned char *head = skb->head, *data = skb->data;
 	/* On receive, data points at L3; at xmit and at the socket, network_header does. */
 	const __u8 *l3 = at_l3_data ? data : head + skb->network_header;
-
 	struct skb_shared_info *shinfo =
 		bpf_rdonly_cast(head + skb->end, bpf_core_type_id_kernel(struct skb_shared_info));
 

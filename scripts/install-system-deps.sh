@@ -3,7 +3,8 @@
 # when one is missing. As root it uses apt-get; otherwise it prints the command.
 set -euo pipefail
 
-packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev iproute2 iputils-ping iperf3 nftables util-linux)
+# bpftrace: the peer `npm run bench` compares against.
+packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev iproute2 iputils-ping iperf3 nftables util-linux bpftrace)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
