@@ -126,9 +126,10 @@ describe.skipIf(skipUnlessRoot)('macebpf CLI (root, real kernel)', () => {
     const exit = await d2.exited;
     expect(exit.code, d2.stderr()).toBe(0);
     expect(d2.stdout()).toMatch(/egress/);
-    const left = (await netnsList()).filter((n) => n.startsWith('mb-') && !n.startsWith(`mb-${lab.id}-`));
+    // Only labs that existed before remain (this suite's, and any of other runs).
+    const left = (await netnsList()).filter((n) => n.startsWith('mb-') && ![...before].some((id) => n.startsWith(`mb-${id}-`)));
     expect(left).toEqual([]);
-    expect(listLabs().map((l) => l.id)).toEqual([lab.id]);
+    expect(listLabs().filter((l) => !before.has(l.id))).toEqual([]);
     expect(await programsAfterSettling()).toEqual([]);
   });
 
