@@ -6,7 +6,9 @@
 //
 // Sections: cost (BPF ns per packet, incl. the bpftrace peer), perturbation
 // (RTT and TCP throughput off / macebpf / bpftrace), pipeline (records/s,
-// lost, coverage at flood rates), accuracy (corrected container RTT vs host).
+// lost, coverage at flood rates), accuracy (corrected container RTT vs host),
+// edt (achieved / configured rate under EDT limits; a neighbour's RTT while
+// c1 floods, unlimited and limited).
 // Everything it creates is removed on exit, on failure and on SIGINT/SIGTERM;
 // kernel.bpf_stats_enabled is restored to its previous value.
 import { execFileSync } from 'node:child_process';
@@ -19,12 +21,13 @@ import { repairStaleStats } from './bpfstats';
 import { stopAllBpftrace } from './bpftrace';
 import { aborted, log, setUp, type BenchContext } from './context';
 import { runCost } from './cost';
+import { runEdt } from './edt';
 import { holdKernelLock, type KernelLock } from './lock';
 import { runPerturbation } from './perturbation';
 import { runPipeline } from './pipeline';
 import { renderSummary, type AllResults, type Env, type SectionOutcome } from './summary';
 
-const SECTIONS = ['cost', 'perturbation', 'pipeline', 'accuracy'] as const;
+const SECTIONS = ['cost', 'perturbation', 'pipeline', 'accuracy', 'edt'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const RESULTS = path.resolve(__dirname, '..', '..', 'bench', 'results');
@@ -134,6 +137,7 @@ async function main(): Promise<number> {
       perturbation: runPerturbation,
       pipeline: runPipeline,
       accuracy: runAccuracy,
+      edt: runEdt,
     };
     for (const s of SECTIONS) {
       if (!args.only.includes(s)) continue;
@@ -174,6 +178,7 @@ async function main(): Promise<number> {
     perturbation: (outcomes.perturbation as AllResults['perturbation']) ?? previous('perturbation'),
     pipeline: (outcomes.pipeline as AllResults['pipeline']) ?? previous('pipeline'),
     accuracy: (outcomes.accuracy as AllResults['accuracy']) ?? previous('accuracy'),
+    edt: (outcomes.edt as AllResults['edt']) ?? previous('edt'),
   };
   const md = renderSummary(all);
   fs.writeFileSync(path.join(RESULTS, 'SUMMARY.md'), md);

@@ -3,6 +3,7 @@
 // repetitions with its range (min–max) in parentheses.
 import type { AccuracyResult } from './accuracy';
 import { LAZY_WAKEUP_RECORDS, type CostCondSummary, type CostResult } from './cost';
+import type { EdtResult, NeighbourCondition, NeighbourModeSummary } from './edt';
 import type { PerturbationResult } from './perturbation';
 import type { PipelineResult } from './pipeline';
 import { fmt, fmtSpread, type Spread } from './stats';
@@ -32,6 +33,7 @@ export interface AllResults {
   perturbation: SectionOutcome<PerturbationResult>;
   pipeline: SectionOutcome<PipelineResult>;
   accuracy: SectionOutcome<AccuracyResult>;
+  edt: SectionOutcome<EdtResult>;
 }
 
 const us = (s: Spread | undefined, d = 1): string => (s ? `${fmtSpread(s, d)} µs` : 'n/a');
@@ -113,6 +115,27 @@ function headline(r: AllResults): string[] {
         `Accuracy, ${m.mode} ping${m.intervalS ? ` (-i ${m.intervalS})` : ''}: corrected container RTT − host-netns RTT`,
         `${signedSpread(m.diffUs)} (corrected ${us(m.correctedUs)}, host ${us(m.hostUs)})`,
         `raw container RTT − host: ${signedSpread(m.rawDiffUs)}; subtracting only ingress virt: ${signedSpread(m.diffVirtUs)}`,
+      ]);
+    }
+  }
+  const e = r.edt.result;
+  if (e) {
+    const s = e.rates.summary;
+    rows.push([
+      `EDT limit (${modeWords(e.mode)}), iperf3 TCP ${e.rates.seconds} s × ${e.rates.reps.length / Math.max(1, s.length)} reps: goodput / configured`,
+      s.map((x) => `${x.rate} ${fmtSpread(x.ratio, 3)}`).join('; '),
+      `wire bytes passed / configured: ${s.map((x) => `${x.rate} ${fmt(x.wireRatio.median, 3)}`).join(', ')}; horizon drops per run: ${s.map((x) => `${x.rate} ${fmt(x.drops.median, 0)}`).join(', ')}`,
+    ]);
+    const fl = e.neighbour.flood.flood;
+    for (const m of e.neighbour.modes) {
+      const idle = nbCond(m, 'idle');
+      const lim = nbCond(m, 'flood-limited');
+      const unl = nbCond(m, 'flood');
+      if (!idle || !lim || !unl) continue;
+      rows.push([
+        `Neighbour RTT while c1 floods (c2 → target, ${pingWords(m)}; idle: median ${fmt(idle.medianUs.median, 0)} µs, p99 ${fmt(idle.p99Us.median, 0)} µs), change vs idle`,
+        `c1 limited to ${e.neighbour.limit}: median ${signedSpread(lim.vsIdle?.medianDiffUs, 0)}, p99 ${signedSpread(lim.vsIdle?.p99DiffUs, 0)}`,
+        `c1 unlimited (${fmt(fl?.mbitPerS.median ?? NaN, 0)} Mbit/s): median ${signedSpread(unl.vsIdle?.medianDiffUs, 0)}, p99 ${signedSpread(unl.vsIdle?.p99DiffUs, 0)}`,
       ]);
     }
   }
@@ -246,6 +269,65 @@ function accuracySection(o: SectionOutcome<AccuracyResult>): string[] {
   return out;
 }
 
+const modeWords = (m: EdtResult['mode']): string => (m === 'fq' ? 'fq pacing' : 'policing mode, no sch_fq');
+
+function nbCond(m: NeighbourModeSummary, c: NeighbourCondition): NeighbourModeSummary['conditions'][number] | undefined {
+  return m.conditions.find((x) => x.condition === c);
+}
+
+const pingWords = (m: NeighbourModeSummary): string => (m.intervalS ? `${m.count} pings -i ${m.intervalS}` : `${m.count} pings back to back`);
+
+function edtSection(o: SectionOutcome<EdtResult>): string[] {
+  const e = o.result;
+  const out = ['## 6. EDT rate limit', note(o)];
+  if (!e) return out;
+  const reps = e.rates.reps.length / Math.max(1, e.rates.summary.length);
+  out.push(
+    `Mode: **${e.mode}** (${e.mode === 'fq' ? 'fq on c1\'s device paces packets by their departure time' : 'the kernel has no `sch_fq`: packets beyond the horizon are dropped, none is paced'}). Each run attaches the limit on c1's \`eth0\` fresh, in process (\`TraceSession({ tracing: false })\`, as \`macebpf limit\`), with the default horizon, and removes it afterwards.`,
+    '',
+    `iperf3 TCP c1 → target, ${e.rates.seconds} s per run, ${reps} interleaved repetitions (rate order rotating). Goodput is iperf3's receiver figure; "at the limit" is the bytes the EDT program passed (frames with headers, what the limit meters) per second of the transfer. TCP over a 1500-byte MTU carries at most 1448/1514 = 95.6% of the frame bytes as payload.`,
+    '',
+    '| limit | horizon | goodput Mbit/s | goodput / configured | at the limit / configured | horizon drops per run | TCP retransmits |',
+    '|---|---|---|---|---|---|---|',
+  );
+  for (const s of e.rates.summary) {
+    out.push(
+      `| ${s.rate} | ${fmt(s.horizonNs / 1e6, 0)} ms | ${fmtSpread(s.achievedMbitPerS, 1)} | ${fmtSpread(s.ratio, 3)} | ${fmtSpread(s.wireRatio, 3)} | ${fmtSpread(s.drops, 0)} | ${fmtSpread(s.retransmits, 0)} |`,
+    );
+  }
+  const n = e.neighbour;
+  const nbReps = n.reps.filter((r) => r.condition === 'idle').length;
+  out.push(
+    '',
+    `Neighbour: ping c2 → target while c1 is idle, runs an unlimited iperf3 TCP flood to the same target, or the same flood limited to ${n.limit}. Per run, ${n.modes.map(pingWords).join(', then ')}, starting ${n.warmupS} s into the ${n.floodSeconds} s flood. ${nbReps} interleaved repetitions (order rotating); per run the median and p99 of the RTTs; differences taken within a repetition. Paced pings leave the CPUs idle between requests (wake-up latency included); back-to-back pings keep them busy.`,
+    '',
+    '| pings | c1 | RTT median | RTT p99 | median − idle | p99 − idle | loss |',
+    '|---|---|---|---|---|---|---|',
+  );
+  const label: Record<NeighbourCondition, string> = { idle: 'idle', flood: 'unlimited flood', 'flood-limited': `flood limited to ${n.limit}` };
+  for (const m of n.modes) {
+    for (const s of m.conditions) {
+      out.push(
+        `| ${pingWords(m)} | ${label[s.condition]} | ${us(s.medianUs, 0)} | ${us(s.p99Us, 0)} | ${s.vsIdle ? signedSpread(s.vsIdle.medianDiffUs, 0) : ''} | ${s.vsIdle ? signedSpread(s.vsIdle.p99DiffUs, 0) : ''} | ${pct(s.lossFraction.median, 2)} |`,
+      );
+    }
+  }
+  out.push('');
+  for (const m of n.modes) {
+    if (m.limitedVsUnlimited) {
+      out.push(`Limited − unlimited flood, ${pingWords(m)}: median ${signedSpread(m.limitedVsUnlimited.medianDiffUs, 0)}, p99 ${signedSpread(m.limitedVsUnlimited.p99DiffUs, 0)}.  `);
+    }
+  }
+  const fl = n.flood.flood;
+  const fll = n.flood['flood-limited'];
+  out.push(
+    `c1's flood: unlimited ${fl ? fmtSpread(fl.mbitPerS, 0) : 'n/a'} Mbit/s, limited ${fll ? fmtSpread(fll.mbitPerS, 1) : 'n/a'} Mbit/s with ${fll?.limitDrops ? fmtSpread(fll.limitDrops, 0) : 'n/a'} horizon drops per run.`,
+  );
+  const uncovered = n.reps.filter((r) => r.floodCoveredPings === false).length;
+  if (uncovered) out.push('', `**Warning:** in ${uncovered} run(s) c1's flood ended before the last ping reply.`);
+  return out;
+}
+
 export function renderSummary(r: AllResults): string {
   const e = r.env;
   return [
@@ -264,6 +346,8 @@ export function renderSummary(r: AllResults): string {
     ...pipelineSection(r.pipeline),
     '',
     ...accuracySection(r.accuracy),
+    '',
+    ...edtSection(r.edt),
     '',
   ].join('\n');
 }
