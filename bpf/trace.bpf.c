@@ -288,10 +288,16 @@ int BPF_PROG(mb_dev_xmit, const struct sk_buff *skb, const struct net_device *de
 
 	if (!ns)
 		return 0;
+	bool outer = mb_is_outer(ns, dev->ifindex);
+	__u16 idx = ns->container;
+
+	/* Other devices of a known netns (the host's bridge, loopback) end here. */
+	if (!outer && (!idx || (dev->flags & MB_IFF_LOOPBACK)))
+		return 0;
 	__u64 now = bpf_ktime_get_ns();
 	struct mb_key key = { .dir = MB_EGRESS };
 
-	if (mb_is_outer(ns, dev->ifindex)) {
+	if (outer) {
 		struct mb_inflight *v;
 
 		if (!mb_skb_key(&key, skb, false))
@@ -303,10 +309,6 @@ int BPF_PROG(mb_dev_xmit, const struct sk_buff *skb, const struct net_device *de
 		}
 		return 0;
 	}
-	__u16 idx = ns->container;
-
-	if (!idx || (dev->flags & MB_IFF_LOOPBACK))
-		return 0;
 	mb_count_dev(idx, MB_EGRESS, skb);
 	if (!mb_skb_key(&key, skb, false))
 		return 0;
@@ -344,6 +346,26 @@ static __always_inline bool mb_ends_in_kernel(const struct mb_key *key)
 	return false;
 }
 
+/* An ingress entry learns its container at the container device or socket. */
+static __always_inline void mb_stamp(struct mb_inflight *v, __u8 stage, __u32 netns, __u16 idx, __u64 now)
+{
+	if (stage < MB_NSTAGES)
+		v->ts[stage] = now;
+	v->netns = netns;
+	v->container = idx;
+}
+
+/* The application got the packet: the ingress record ends here. */
+static __always_inline void mb_ingress_at_socket(const struct mb_key *key, __u32 netns, __u16 idx, __u64 now)
+{
+	struct mb_inflight *v = mb_match(&inflight_ingress, key, idx, now);
+
+	if (!v)
+		return;
+	mb_stamp(v, MB_STAGE_S, netns, idx, now);
+	mb_finish(&inflight_ingress, key, v, now);
+}
+
 SEC("tp_btf/netif_receive_skb")
 int BPF_PROG(mb_dev_rx, struct sk_buff *skb)
 {
@@ -353,19 +375,20 @@ int BPF_PROG(mb_dev_rx, struct sk_buff *skb)
 
 	if (!ns)
 		return 0;
+	bool outer = mb_is_outer(ns, dev->ifindex);
+	__u16 idx = ns->container;
+
+	if (!outer && (!idx || (dev->flags & MB_IFF_LOOPBACK)))
+		return 0;
 	__u64 now = bpf_ktime_get_ns();
 	struct mb_key key = { .dir = MB_INGRESS };
 
-	if (mb_is_outer(ns, dev->ifindex)) {
+	if (outer) {
 		/* The container is not known before NAT is undone: every packet starts an entry. */
 		if (mb_skb_key(&key, skb, true))
 			mb_start(&key, MB_STAGE_O, 0, skb, 0, 0, now);
 		return 0;
 	}
-	__u16 idx = ns->container;
-
-	if (!idx || (dev->flags & MB_IFF_LOOPBACK))
-		return 0;
 	mb_count_dev(idx, MB_INGRESS, skb);
 	if (!mb_skb_key(&key, skb, true))
 		return 0;
@@ -373,9 +396,7 @@ int BPF_PROG(mb_dev_rx, struct sk_buff *skb)
 
 	if (!v || mb_other_skb(v, skb, idx, MB_INGRESS))
 		return 0;
-	v->ts[MB_STAGE_D] = now;
-	v->netns = netns;
-	v->container = idx;
+	mb_stamp(v, MB_STAGE_D, netns, idx, now);
 	v->skb = 0; /* the socket may see a clone */
 	if (mb_ends_in_kernel(&key))
 		mb_finish(&inflight_ingress, &key, v, now);
@@ -394,16 +415,8 @@ int BPF_PROG(mb_sock_recv, const struct sk_buff *skb, int len)
 	struct mb_key key = { .dir = MB_INGRESS };
 
 	/* UDP is finished at sys_exit: not every datagram copy passes here. */
-	if (!mb_skb_key(&key, skb, false) || key.proto == IPPROTO_UDP)
-		return 0;
-	struct mb_inflight *v = mb_match(&inflight_ingress, &key, idx, now);
-
-	if (!v)
-		return 0;
-	v->ts[MB_STAGE_S] = now;
-	v->netns = netns;
-	v->container = idx;
-	mb_finish(&inflight_ingress, &key, v, now);
+	if (mb_skb_key(&key, skb, false) && key.proto != IPPROTO_UDP)
+		mb_ingress_at_socket(&key, netns, idx, now);
 	return 0;
 }
 
@@ -428,7 +441,6 @@ int BPF_PROG(mb_sys_enter, struct pt_regs *regs, long id)
 
 	if (!sock)
 		return 0;
-	__u64 now = bpf_ktime_get_ns();
 	struct sock *sk = sock->sk;
 	__u8 proto = sk->sk_protocol;
 	__u16 fam = sk->__sk_common.skc_family;
@@ -446,9 +458,11 @@ int BPF_PROG(mb_sys_enter, struct pt_regs *regs, long id)
 		bpf_map_update_elem(&udp_recv, &tid, &r, BPF_ANY);
 		return 0;
 	}
+	__u64 now = bpf_ktime_get_ns();
+
 	if (proto == IPPROTO_TCP) {
-		struct mb_tcp_send_key tk = { .sk = (__u64)sk,
-					      .seq = ((struct tcp_sock *)bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct tcp_sock)))->write_seq };
+		struct tcp_sock *tp = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct tcp_sock));
+		struct mb_tcp_send_key tk = { .sk = (__u64)sk, .seq = tp->write_seq };
 
 		bpf_map_update_elem(&tcp_send, &tk, &now, BPF_ANY);
 		return 0;
@@ -484,16 +498,8 @@ int BPF_PROG(mb_sys_exit, struct pt_regs *regs, long ret)
 	__u64 now = bpf_ktime_get_ns();
 	struct mb_key key = { .dir = MB_INGRESS };
 
-	if (!mb_key_from_user(&key, rv.family, IPPROTO_UDP, rv.buf, ret))
-		return 0;
-	struct mb_inflight *v = mb_match(&inflight_ingress, &key, rv.container, now);
-
-	if (!v)
-		return 0;
-	v->ts[MB_STAGE_S] = now;
-	v->netns = rv.netns;
-	v->container = rv.container;
-	mb_finish(&inflight_ingress, &key, v, now);
+	if (mb_key_from_user(&key, rv.family, IPPROTO_UDP, rv.buf, ret))
+		mb_ingress_at_socket(&key, rv.netns, rv.container, now);
 	return 0;
 }
 

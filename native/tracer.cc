@@ -48,20 +48,29 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
   if (!skel_) ThrowLibbpf(env, "macebpf__open", errno);
   skel_->rodata->max_age_ns = max_age;
   skel_->rodata->wakeup_bytes = wakeup * sizeof(struct mb_event);
-  int err = bpf_map__set_max_entries(skel_->maps.inflight_egress, inflight);
-  if (!err) err = bpf_map__set_max_entries(skel_->maps.inflight_ingress, inflight);
+  for (auto* map : {skel_->maps.inflight_egress, skel_->maps.inflight_ingress}) {
+    int err = bpf_map__set_max_entries(map, inflight);
+    if (err) {
+      Destroy();
+      ThrowLibbpf(env, "bpf_map__set_max_entries", err);
+    }
+  }
   // The socket stage costs every syscall a tracepoint hit; it can be left
   // out, and a limiter needs no tracing programs at all.
-  if (!err && (!sockets || !tracing)) err = bpf_program__set_autoload(skel_->progs.mb_sys_enter, false);
-  if (!err && (!sockets || !tracing)) err = bpf_program__set_autoload(skel_->progs.mb_sys_exit, false);
-  for (auto* prog : {skel_->progs.mb_dev_xmit, skel_->progs.mb_dev_rx, skel_->progs.mb_sock_recv, skel_->progs.mb_drop}) {
-    if (!err && !tracing) err = bpf_program__set_autoload(prog, false);
+  std::vector<bpf_program*> unused;
+  if (!sockets || !tracing) unused = {skel_->progs.mb_sys_enter, skel_->progs.mb_sys_exit};
+  if (!tracing) {
+    unused.insert(unused.end(), {skel_->progs.mb_dev_xmit, skel_->progs.mb_dev_rx, skel_->progs.mb_sock_recv,
+                                 skel_->progs.mb_drop});
   }
-  if (err) {
-    Destroy();
-    ThrowLibbpf(env, "bpf_map__set_max_entries", err);
+  for (auto* prog : unused) {
+    int err = bpf_program__set_autoload(prog, false);
+    if (err) {
+      Destroy();
+      ThrowLibbpf(env, "bpf_program__set_autoload", err);
+    }
   }
-  err = macebpf__load(skel_);
+  int err = macebpf__load(skel_);
   if (err) {
     Destroy();
     ThrowLibbpf(env, "macebpf__load", err);

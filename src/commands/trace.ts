@@ -56,15 +56,11 @@ export async function runTrace(args: TraceArgs): Promise<void> {
   session.addOuter(outer);
   for (const ref of refs) session.trace(ref);
 
-  let csv: CsvWriter | undefined;
-  let csvDone: Promise<void> = Promise.resolve();
-  if (args.csv) {
-    const writer = new CsvWriter(createWriteStream(args.csv));
-    csv = writer;
-    session.on('records', (cols, wall) => {
-      const rows = csvRows(cols, wall, (i) => session.container(i));
-      csvDone = csvDone.then(() => writer.write(rows)); // in order, waiting for drain
-    });
+  const csv = args.csv ? new CsvWriter(createWriteStream(args.csv)) : undefined;
+  if (csv) {
+    // CsvWriter queues batches in order and waits for drain; a failure is
+    // sticky and reported by close() below.
+    session.on('records', (cols, wall) => void csv.write(csvRows(cols, wall, (i) => session.container(i))).catch(() => undefined));
   }
 
   const tty = process.stdout.isTTY === true;
@@ -82,7 +78,6 @@ export async function runTrace(args: TraceArgs): Promise<void> {
     await new Promise((r) => setTimeout(r, 150));
     const rows = tableRows(session);
     session.close();
-    await csvDone;
     await csv?.close();
     process.stdout.write((tty ? '\x1b[H\x1b[J' : '') + renderTable(rows));
   });

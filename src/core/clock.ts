@@ -6,17 +6,17 @@ import { loadAddon } from './addon';
 const REFRESH_MS = 1000;
 
 export class WallClock {
-  private offsetNs = 0n;
+  private offset = 0n;
   private readAtMs = -Infinity;
 
-  /** Wall-clock ns for a CLOCK_MONOTONIC ns reading. */
-  toWallNs(monoNs: bigint): bigint {
+  /** Add to a CLOCK_MONOTONIC ns reading to get wall-clock ns; take it once per batch. */
+  offsetNs(): bigint {
     const now = Date.now();
     if (now - this.readAtMs > REFRESH_MS) {
       const [real, mono] = loadAddon().clockPair();
-      this.offsetNs = real - mono;
+      this.offset = real - mono;
       this.readAtMs = now;
     }
-    return monoNs + this.offsetNs;
+    return this.offset;
   }
 }

@@ -137,8 +137,9 @@ export class TraceSession extends EventEmitter<SessionEvents> {
   private onBatch(batch: ArrayBuffer): void {
     const cols = decodeRecords(batch);
     const wall = new BigInt64Array(cols.length);
+    const offset = this.clock.offsetNs();
     for (let i = 0; i < cols.length; i++) {
-      wall[i] = this.clock.toWallNs(cols.tsNs[i]);
+      wall[i] = cols.tsNs[i] + offset;
       const c = this.byIndex.get(cols.container[i]);
       if (!c) continue; // untraced while its records were in flight
       const dir = DIRECTIONS[cols.dir[i]];

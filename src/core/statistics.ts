@@ -6,6 +6,7 @@ import { loadAddon } from './addon';
 import { coverage } from './counters';
 import { linkStats, type LinkStats } from './iface';
 import { backlogNs, bwLimitStatistics, decodeLimitState, type BwLimitStatistics, type LimitSample } from './limit-state';
+import type { LimitMode } from './qdisc';
 import { DIRECTIONS, type Direction } from './records';
 import type { TracedContainer, TraceSession } from './session';
 
@@ -20,7 +21,7 @@ export interface Quantiles {
 export interface RateLimitInfo {
   rate_bytes_per_sec: number;
   horizon_ns: number;
-  mode: 'fq' | 'police';
+  mode: LimitMode;
   backlog_ns: number; // how far the last departure time is ahead of now
   delayed_packets: number;
   delay_ns_total: number; // sum over passed packets of departure - arrival
