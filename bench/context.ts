@@ -1,11 +1,12 @@
 // context.ts - what every benchmark section shares: the lab (its own
 // namespaces, removed in any case), the traced container, the outer device,
 // trace sessions that are always closed, and progress output.
-import { resolveIface, type OuterDevice } from '../src/core/iface';
-import { resolveNetns, type NetnsRef } from '../src/core/netns';
+import { resolveIface, type OuterDevice } from '../src/host/iface';
+import { resolveNetns, type NetnsRef } from '../src/host/netns';
 import type { RecordColumns } from '../src/core/records';
-import { TraceSession, type SessionOptions } from '../src/core/session';
-import { onShutdown } from '../src/core/shutdown';
+import type { TracerOptions } from '../src/host/tracer';
+import { Tracing as HostTracing } from '../src/host/tracing';
+import { onShutdown } from '../src/commands/lifecycle';
 import { labDown, labUp, reapLabs, type Lab, type LabContainer } from '../src/lab/topology';
 import { killAllTraffic } from '../src/lab/traffic';
 import { progStats } from './bpfstats';
@@ -69,15 +70,15 @@ export async function setUp(quick: boolean): Promise<{ ctx: BenchContext; tearDo
   return { ctx, tearDown };
 }
 
-const openSessions = new Set<TraceSession>();
+const openSessions = new Set<HostTracing>();
 
 function closeAllSessions(): void {
-  for (const s of openSessions) s.close();
+  for (const s of openSessions) void s.close();
   openSessions.clear();
 }
 
 export interface Tracing {
-  session: TraceSession;
+  session: HostTracing;
   /** container index of c1 (and c2 when traced) */
   index: Map<string, number>;
   /** ids of the session's BPF programs (names start with mb_) */
@@ -87,16 +88,16 @@ export interface Tracing {
 }
 
 /**
- * Load macebpf (a TraceSession as the CLI builds it: outer device set, the
+ * Load macebpf (a tracer feeding a store, as the CLI builds it: outer device set, the
  * given containers traced, a 'records' listener counting what arrives).
  */
-export async function startTracing(ctx: BenchContext, opts: SessionOptions = {}, containers: LabContainer[] = [ctx.c1]): Promise<Tracing> {
+export async function startTracing(ctx: BenchContext, opts: TracerOptions = {}, containers: LabContainer[] = [ctx.c1]): Promise<Tracing> {
   const before = await progStats();
   checkAborted();
-  const session = new TraceSession(opts);
+  const session = new HostTracing(opts);
   openSessions.add(session);
   try {
-    session.addOuter(ctx.outer);
+    session.tracer.addOuter(ctx.outer);
     const index = new Map<string, number>();
     for (const c of containers) index.set(c.name, session.trace(c === ctx.c1 ? ctx.c1Ref : c === ctx.c2 ? ctx.c2Ref : resolveNetns(c.name)).index);
     let n = 0;
@@ -110,12 +111,12 @@ export async function startTracing(ctx: BenchContext, opts: SessionOptions = {},
       progIds,
       records: () => n,
       close: () => {
-        session.close();
+        void session.close();
         openSessions.delete(session);
       },
     };
   } catch (e) {
-    session.close();
+    void session.close();
     openSessions.delete(session);
     throw e;
   }

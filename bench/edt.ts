@@ -4,7 +4,7 @@
 //
 // 1. Rates: iperf3 TCP c1 → target under limits of 10mbit, 100mbit, 1gbit,
 //    interleaved repetitions (the rate order rotates). Each run attaches the
-//    limit fresh, in process, as `macebpf limit` does (a TraceSession without
+//    limit fresh, in process, as `macebpf limit` does (a Tracer without
 //    the tracing programs), and removes it afterwards. Reported: receiver
 //    goodput / configured rate, bytes passed by the EDT program (wire bytes,
 //    headers included, what the limit meters) / configured rate, and the
@@ -21,9 +21,9 @@
 // (and removed after), as `macebpf limit` does; otherwise policing mode.
 // Only the lab's namespaces are touched.
 import type { LimitState } from '../src/core/limit-state';
-import { defaultHorizonNs, installFq, kernelHasFq, type LimitMode } from '../src/core/qdisc';
-import { TraceSession } from '../src/core/session';
-import { onShutdown } from '../src/core/shutdown';
+import { defaultHorizonNs, installFq, kernelHasFq, type LimitMode } from '../src/host/qdisc';
+import { Tracer } from '../src/host/tracer';
+import { onShutdown } from '../src/commands/lifecycle';
 import { parseRate } from '../src/core/units';
 import { iperfClient, startIperfServer, type IperfResult, type IperfServer } from '../src/lab/traffic';
 import { checkAborted, log, sleep, type BenchContext } from './context';
@@ -147,10 +147,10 @@ interface LimitHandle {
  */
 async function withLimit<T>(ctx: BenchContext, mode: LimitMode, rateBytesPerSec: number, fn: (h: LimitHandle) => Promise<T>): Promise<T> {
   checkAborted();
-  const session = new TraceSession({ tracing: false });
+  const session = new Tracer({ tracing: false });
   let restoreFq: (() => void) | undefined;
   const cleanup = (): void => {
-    session.close();
+    void session.close();
     const r = restoreFq;
     restoreFq = undefined;
     r?.();
@@ -159,10 +159,10 @@ async function withLimit<T>(ctx: BenchContext, mode: LimitMode, rateBytesPerSec:
   try {
     if (mode === 'fq') restoreFq = installFq(ctx.c1Ref, ctx.c1.dev);
     session.limit(ctx.c1Ref, ctx.c1.dev, rateBytesPerSec, defaultHorizonNs(mode, rateBytesPerSec), mode === 'fq');
-    return await fn({ state: () => session.limitState(ctx.c1Ref) });
+    return await fn({ state: () => session.limitState(ctx.c1Ref.inode) });
   } finally {
     try {
-      session.unlimit(ctx.c1Ref);
+      session.unlimit(ctx.c1Ref.inode);
     } catch {
       /* already closed by a shutdown */
     }

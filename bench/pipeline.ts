@@ -102,7 +102,7 @@ async function scenario(
   for (const [ns, idx] of tracing.index) labels.set(idx, ns === ctx.c1.name ? 'c1' : ns === ctx.c2.name ? 'c2' : ns);
   const indices = [0, ...tracing.index.values()];
   await sleep(300); // drain what came before
-  const before = new Map(indices.map((i) => [i, session.counters(i)] as const));
+  const before = new Map(indices.map((i) => [i, session.tracer.counters(i)] as const));
   let records = 0;
   let batches = 0;
   const byKind: Record<string, number> = {};
@@ -145,7 +145,7 @@ async function scenario(
   const counters: PipelineScenario['counters'] = {};
   let lost = 0;
   for (const i of indices) {
-    const d = counterDelta(session.counters(i), before.get(i)!);
+    const d = counterDelta(session.tracer.counters(i), before.get(i)!);
     lost += d.egress.lost + d.ingress.lost;
     if (i === 0 || !flows.some((f) => tracing.index.get(f.container) === i)) continue; // sources only
     counters[labels.get(i) ?? String(i)] = {

@@ -15,7 +15,8 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { onShutdown, shutdown } from '../src/core/shutdown';
+import { onShutdown } from '../src/commands/lifecycle';
+import { install, shutdown } from '../src/entry';
 import { runAccuracy } from './accuracy';
 import { repairStaleStats } from './bpfstats';
 import { stopAllBpftrace } from './bpftrace';
@@ -188,6 +189,7 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
+install();
 main().then(
   (code) => void shutdown(code),
   (e: unknown) => {

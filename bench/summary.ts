@@ -283,7 +283,7 @@ function edtSection(o: SectionOutcome<EdtResult>): string[] {
   if (!e) return out;
   const reps = e.rates.reps.length / Math.max(1, e.rates.summary.length);
   out.push(
-    `Mode: **${e.mode}** (${e.mode === 'fq' ? 'fq on c1\'s device paces packets by their departure time' : 'the kernel has no `sch_fq`: packets beyond the horizon are dropped, none is paced'}). Each run attaches the limit on c1's \`eth0\` fresh, in process (\`TraceSession({ tracing: false })\`, as \`macebpf limit\`), with the default horizon, and removes it afterwards.`,
+    `Mode: **${e.mode}** (${e.mode === 'fq' ? 'fq on c1\'s device paces packets by their departure time' : 'the kernel has no `sch_fq`: packets beyond the horizon are dropped, none is paced'}). Each run attaches the limit on c1's \`eth0\` fresh, in process (\`new Tracer({ tracing: false })\`, as \`macebpf limit\`), with the default horizon, and removes it afterwards.`,
     '',
     `iperf3 TCP c1 → target, ${e.rates.seconds} s per run, ${reps} interleaved repetitions (rate order rotating). Goodput is iperf3's receiver figure; "at the limit" is the bytes the EDT program passed (frames with headers, what the limit meters) per second of the transfer. TCP over a 1500-byte MTU carries at most 1448/1514 = 95.6% of the frame bytes as payload.`,
     '',

@@ -75,6 +75,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("layout", Layout(env));
   exports.Set("clockPair", Napi::Function::New(env, ClockPair));
   exports.Set("findLimit", Napi::Function::New(env, mb::FindLimit));
+  exports.Set("outputGone", Napi::Function::New(env, mb::OutputGone));
   return exports;
 }
 

@@ -13,7 +13,13 @@ constexpr size_t kMaxBatch = 256 << 10;  // hand over early when a batch grows t
 Poller::Poller(Napi::Env env, int ring_fd, Napi::Function callback) {
   rb_ = ring_buffer__new(ring_fd, OnRecord, this, nullptr);
   if (!rb_) ThrowLibbpf(env, "ring_buffer__new", errno);
-  tsfn_ = Napi::ThreadSafeFunction::New(env, callback, "macebpf-events", 0, 1);
+  // The finalizer runs on the JS thread after the queue of batches is empty.
+  auto delivery = delivery_;
+  tsfn_ = Napi::ThreadSafeFunction::New(env, callback, "macebpf-events", 0, 1, [delivery](Napi::Env e) {
+    delivery->done = true;
+    for (auto& d : delivery->waiting) d.Resolve(e.Undefined());
+    delivery->waiting.clear();
+  });
   batch_.reserve(kMaxBatch);
   thread_ = std::thread([this] { Run(); });
 }
@@ -30,6 +36,13 @@ void Poller::Stop() {
     ring_buffer__free(rb_);
     rb_ = nullptr;
   }
+}
+
+Napi::Promise Poller::Drained(Napi::Env env) {
+  auto d = Napi::Promise::Deferred::New(env);
+  if (delivery_->done) d.Resolve(env.Undefined());
+  else delivery_->waiting.push_back(d);
+  return d.Promise();
 }
 
 int Poller::OnRecord(void* ctx, void* data, size_t size) {

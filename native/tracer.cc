@@ -26,7 +26,10 @@ Napi::Function Tracer::Define(Napi::Env env) {
                          InstanceMethod<&Tracer::Counters>("counters"),
                          InstanceMethod<&Tracer::Drops>("drops"),
                          InstanceMethod<&Tracer::OnEvents>("onEvents"),
+                         InstanceMethod<&Tracer::Drain>("drain"),
                          InstanceMethod<&Tracer::Close>("close"),
+                         InstanceMethod<&Tracer::EnableStats>("enableStats"),
+                         InstanceMethod<&Tracer::ProgStats>("progStats"),
                          InstanceMethod<&Tracer::Limit>("limit"),
                          InstanceMethod<&Tracer::Unlimit>("unlimit"),
                          InstanceMethod<&Tracer::LimitState>("limitState"),
@@ -87,6 +90,8 @@ Tracer::~Tracer() { Destroy(); }
 void Tracer::Destroy() {
   for (auto& [netns, fd] : limit_links_) close(fd);  // tcx links detach with their fd
   limit_links_.clear();
+  if (stats_fd_ >= 0) close(stats_fd_);
+  stats_fd_ = -1;
   if (poller_) {
     poller_->Stop();
     poller_.reset();
@@ -191,6 +196,18 @@ Napi::Value Tracer::OnEvents(const Napi::CallbackInfo& info) {
   if (poller_) throw Napi::Error::New(info.Env(), "onEvents was already called on this tracer");
   poller_ = std::make_unique<Poller>(info.Env(), bpf_map__fd(s->maps.events), info[0].As<Napi::Function>());
   return info.Env().Undefined();
+}
+
+Napi::Value Tracer::Drain(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (skel_) macebpf__detach(skel_);  // no new records; limits and maps stay
+  if (!poller_) {
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Resolve(env.Undefined());
+    return d.Promise();
+  }
+  poller_->Stop();
+  return poller_->Drained(env);
 }
 
 Napi::Value Tracer::Close(const Napi::CallbackInfo& info) {

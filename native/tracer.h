@@ -1,8 +1,10 @@
 // tracer.h - the JS class over the BPF skeleton (DESIGN §4):
 // new Tracer(options) opens, loads and attaches; setOuter/trace/untrace fill
 // the filter maps; counters(index) sums a container's per-CPU counters;
-// onEvents(cb) starts the ring-buffer poller; limit/unlimit attach the EDT
-// program to a container's device; close() detaches everything.
+// onEvents(cb) starts the ring-buffer poller; drain() detaches the tracing
+// programs and resolves once the last record reached JS (maps stay readable);
+// limit/unlimit attach the EDT program to a container's device; close()
+// detaches everything and frees the maps.
 #pragma once
 #include <napi.h>
 
@@ -30,7 +32,11 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value Counters(const Napi::CallbackInfo& info);
   Napi::Value Drops(const Napi::CallbackInfo& info);  // drops.cc
   Napi::Value OnEvents(const Napi::CallbackInfo& info);
+  Napi::Value Drain(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  // The kernel's BPF run-time accounting (stats.cc)
+  Napi::Value EnableStats(const Napi::CallbackInfo& info);
+  Napi::Value ProgStats(const Napi::CallbackInfo& info);
   // EDT rate limits (limit.cc)
   Napi::Value Limit(const Napi::CallbackInfo& info);
   Napi::Value Unlimit(const Napi::CallbackInfo& info);
@@ -44,9 +50,12 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   ::macebpf* skel_ = nullptr;
   std::unique_ptr<Poller> poller_;
   std::map<uint32_t, int> limit_links_;  // netns inode -> tcx link fd
+  int stats_fd_ = -1;                    // BPF_ENABLE_STATS: accounting on while open
 };
 
 // Module function (limit.cc): a container's limit as held by any macebpf process.
 Napi::Value FindLimit(const Napi::CallbackInfo& info);
+// Module function (stats.cc): whether the reader of fd went away (closed pipe, hung-up terminal).
+Napi::Value OutputGone(const Napi::CallbackInfo& info);
 
 }  // namespace mb

@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // cli.ts - the `macebpf` entry point: parse, dispatch, report errors plainly.
+// Signals, exit codes and lost output are wired in entry.ts.
 import { runDemo } from './commands/demo';
 import { runLabDown, runLabList, runLabUp } from './commands/lab';
 import { runLimit } from './commands/limit';
 import { parseCommandLine, USAGE } from './commands/options';
+import { runServe } from './commands/serve';
 import { runStats } from './commands/stats';
 import { runTrace } from './commands/trace';
-import { shutdown } from './core/shutdown';
+import { EXIT, install, report, shutdown } from './entry';
 
 async function main(argv: string[]): Promise<void> {
   const cmd = parseCommandLine(argv);
@@ -20,8 +22,10 @@ async function main(argv: string[]): Promise<void> {
       return runLimit(cmd.args);
     case 'stats':
       return runStats(cmd.args);
+    case 'serve':
+      return runServe(cmd.args);
     case 'demo':
-      return runDemo(cmd.containers, cmd.durationNs);
+      return runDemo(cmd.args);
     case 'lab':
       if (cmd.action === 'up') return runLabUp(cmd.containers);
       if (cmd.action === 'down') return runLabDown(cmd.ids);
@@ -29,10 +33,11 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
+install();
 main(process.argv.slice(2)).then(
-  () => shutdown(0),
+  () => shutdown(EXIT.ok),
   (err: Error) => {
-    process.stderr.write(`macebpf: ${err.message}\n`);
-    void shutdown(1);
+    report(err.message);
+    void shutdown(err.name === 'UsageError' ? EXIT.usage : EXIT.error);
   },
 );

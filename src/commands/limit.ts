@@ -1,13 +1,12 @@
 // limit.ts - `macebpf limit`: hold an EDT egress limit on a container until
 // Ctrl-C, printing the achieved rate and drops once a second.
-import { loadAddon } from '../core/addon';
-import { defaultRouteIface } from '../core/iface';
-import { bwLimitStatistics, type LimitSample } from '../core/limit-state';
-import { resolveNetns } from '../core/netns';
-import { defaultHorizonNs, installFq, kernelHasFq, type LimitMode } from '../core/qdisc';
-import { TraceSession } from '../core/session';
-import { onShutdown } from '../core/shutdown';
+import type { LimitSample } from '../core/limit-state';
 import { formatNs, formatRate } from '../core/units';
+import { Limits } from '../host/limits';
+import { resolveNetns } from '../host/netns';
+import { Tracer } from '../host/tracer';
+import { onShutdown } from './lifecycle';
+import { untilStopped } from './stop';
 
 export interface LimitArgs {
   netns: string;
@@ -21,34 +20,26 @@ const REPORT_MS = 1000;
 
 export async function runLimit(args: LimitArgs): Promise<void> {
   const ref = resolveNetns(args.netns);
-  const dev = args.dev ?? defaultRouteIface(ref);
-  const mode: LimitMode = kernelHasFq() ? 'fq' : 'police';
-  const horizonNs = args.horizonNs ?? defaultHorizonNs(mode, args.rateBytesPerSec);
-
-  const session = new TraceSession({ tracing: false });
-  onShutdown(() => session.close());
-  if (mode === 'fq') onShutdown(installFq(ref, dev));
-  session.limit(ref, dev, args.rateBytesPerSec, horizonNs, mode === 'fq');
-  onShutdown(() => session.unlimit(ref));
+  const tracer = new Tracer({ tracing: false });
+  onShutdown(() => tracer.close());
+  const limits = new Limits(tracer);
+  onShutdown(() => limits.removeAll());
+  const held = limits.set(ref, { rateBytesPerSec: args.rateBytesPerSec, horizonNs: args.horizonNs, dev: args.dev });
   process.stderr.write(
-    `macebpf: limiting ${ref.label} egress on ${dev} to ${formatRate(args.rateBytesPerSec)}, horizon ${formatNs(horizonNs)}, ` +
-      (mode === 'fq'
+    `macebpf: limiting ${ref.label} egress on ${held.dev} to ${formatRate(args.rateBytesPerSec)}, horizon ${formatNs(held.horizon_ns)}, ` +
+      (held.mode === 'fq'
         ? 'paced by fq\n'
         : 'POLICING mode: this kernel has no sch_fq, so packets beyond the horizon are dropped instead of paced\n'),
   );
 
-  const sample = (): LimitSample => ({ state: session.limitState(ref), monoNs: loadAddon().clockPair()[1] });
-  let prev = sample();
+  const prev = new Map<number, LimitSample>();
+  limits.read(ref.inode, prev);
   const report = setInterval(() => {
-    const now = sample();
-    const s = bwLimitStatistics(now, prev, args.rateBytesPerSec);
-    prev = now;
+    const s = limits.read(ref.inode, prev)!.stats;
     process.stdout.write(`${ref.label}: ${formatRate(s.ratebps)} (${s.ratepps} pkt/s), packets ${s.packets}, delayed ${s.overlimits}, drops ${s.drops}, backlog ${s.backlog} B\n`);
   }, REPORT_MS);
-
-  await new Promise<void>((resolve) => {
-    if (args.durationNs !== undefined) setTimeout(resolve, args.durationNs / 1e6);
-    onShutdown(resolve);
+  await untilStopped(args.durationNs, async () => {
+    clearInterval(report);
+    limits.removeAll();
   });
-  clearInterval(report);
 }

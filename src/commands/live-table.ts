@@ -1,11 +1,12 @@
-// live-table.ts - the per-container table `macebpf trace` shows: records,
-// quantiles of the total latency and its parts, coverage and lost records.
-import { coverage, type ContainerCounters } from '../core/counters';
+// live-table.ts - the per-container table `trace`, `demo` and `serve` show on
+// a TTY: records delivered and kernel events, quantiles of the total latency
+// and medians of its parts, coverage, unmatched, stale and lost records.
+import { coverage } from '../core/counters';
 import { DIRECTIONS } from '../core/records';
-import type { TraceSession } from '../core/session';
 import { formatNs } from '../core/units';
+import type { Tracing } from '../host/tracing';
 
-const HEADER = ['container', 'dir', 'records', 'p50', 'p99', 'stack p50', 'virt p50', 'coverage', 'unmatched', 'stale', 'lost'];
+const HEADER = ['container', 'dir', 'records', 'events', 'p50', 'p99', 'stack p50', 'virt p50', 'coverage', 'unmatched', 'stale', 'lost'];
 
 function median(values: Float64Array): number {
   const seen = values.filter((v) => !Number.isNaN(v)).sort();
@@ -15,20 +16,22 @@ function median(values: Float64Array): number {
 const fmt = (ns: number): string => (Number.isNaN(ns) ? '-' : formatNs(ns));
 const pct = (x: number): string => (Number.isNaN(x) ? '-' : `${(x * 100).toFixed(1)}%`);
 
-export function tableRows(session: TraceSession): string[][] {
+/** records: delivered to this process; events: emitted by the kernel (they differ only while records are in flight, or by lost ones). */
+export function tableRows(tracing: Tracing): string[][] {
   const rows: string[][] = [];
-  for (const c of session.containers) {
-    const counters: ContainerCounters = session.counters(c.index);
+  for (const c of tracing.store.traced) {
+    const counters = tracing.tracer.counters(c.index);
     for (const dir of DIRECTIONS) {
-      const h = c.totals[dir];
-      const recent = c.rings[dir].snapshot(); // parts: medians over the ring
+      const s = c.series[dir];
+      const recent = s.ring.snapshot(); // parts: medians over the ring
       const k = counters[dir];
       rows.push([
         c.label,
         dir,
-        String(h.count),
-        fmt(h.quantile(0.5)),
-        fmt(h.quantile(0.99)),
+        String(s.run.count),
+        String(k.events),
+        fmt(s.run.quantile(0.5)),
+        fmt(s.run.quantile(0.99)),
         fmt(median(recent.stack)),
         fmt(median(recent.virt)),
         pct(coverage(k)),
@@ -45,4 +48,18 @@ export function renderTable(rows: string[][]): string {
   const all = [HEADER, ...rows];
   const widths = HEADER.map((_, i) => Math.max(...all.map((r) => r[i].length)));
   return all.map((r) => r.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ')).join('\n') + '\n';
+}
+
+const REDRAW_MS = 1000;
+
+/** Redraws the table once a second while stdout is a TTY; returns what stops it. */
+export function liveTable(tracing: Tracing): () => void {
+  if (process.stdout.isTTY !== true) return () => undefined;
+  const timer = setInterval(() => process.stdout.write('\x1b[H\x1b[J' + renderTable(tableRows(tracing))), REDRAW_MS);
+  return () => clearInterval(timer);
+}
+
+/** The table once more, after the run (clearing the screen on a TTY). */
+export function finalTable(rows: string[][]): string {
+  return (process.stdout.isTTY === true ? '\x1b[H\x1b[J' : '') + renderTable(rows);
 }

@@ -1,10 +1,14 @@
 // options.ts - every command's options, parsed and converted in one place
 // (DESIGN §5). Units go through core/units so "10s" means the same everywhere.
 import { parseArgs } from 'node:util';
-import { parseDuration, parseRate } from '../core/units';
+import { parseDuration, parseHorizon, parseRate } from '../core/units';
+import type { TracerOptions } from '../host/addon';
 import type { LimitArgs } from './limit';
 import type { StatsArgs } from './stats';
 import type { TraceArgs } from './trace';
+import type { DemoArgs } from './demo';
+import type { ServeArgs } from './serve';
+import { DEFAULT_HOST, DEFAULT_PORT } from '../server/config';
 
 export const USAGE = `usage: macebpf <command> [options]
 
@@ -18,8 +22,14 @@ commands:
                        100MB) or tc bits/s (300mbit, 1gbit)
   stats --netns SPEC [--netns SPEC...] [--interval DUR] [--count N]
                        Mesos-style statistics JSON (net_*, bw_limit, latency)
-  demo [--containers N] [--duration S]
-                       build the lab, send traffic, trace it (what npm start runs)
+  serve [--host 127.0.0.1] [--port 8640] [--netns SPEC...] [--outer IFACE]
+        [--outer-netns SPEC] [--token-file PATH] [--inflight N] [--max-age DUR]
+        [--no-sockets]
+                       daemon: HTTP + WebSocket API, dashboard, /metrics,
+                       /monitor/statistics.json; tracing and limits switched
+                       at run time
+  demo [--containers N] [--duration S] [--host H] [--port P]
+                       build the lab, send traffic, serve and trace it (npm start)
   lab up [--containers N] | lab down [ID...] | lab list
                        the lab topology alone (network namespaces, bridge, NAT)
 
@@ -31,7 +41,8 @@ export type Command =
   | { name: 'trace'; args: TraceArgs }
   | { name: 'limit'; args: LimitArgs }
   | { name: 'stats'; args: StatsArgs }
-  | { name: 'demo'; containers: number; durationNs?: number }
+  | { name: 'serve'; args: ServeArgs }
+  | { name: 'demo'; args: DemoArgs }
   | { name: 'lab'; action: 'up'; containers: number }
   | { name: 'lab'; action: 'down'; ids: string[] }
   | { name: 'lab'; action: 'list' }
@@ -46,11 +57,30 @@ function positiveInt(text: string, what: string, max: number): number {
 const durationOpt = (text: string | undefined, what: string): number | undefined =>
   text === undefined ? undefined : parseDuration(text, what);
 
-// EDT needs a horizon of at least a microsecond; a minute is already no limit.
-function horizonOpt(text: string | undefined): number | undefined {
-  const ns = durationOpt(text, '--horizon');
-  if (ns !== undefined && (ns < 1e3 || ns > 60e9)) throw new Error(`invalid --horizon "${text}": use a duration from 1us to 60s, e.g. 10ms`);
-  return ns;
+const horizonOpt = (text: string | undefined): number | undefined => (text === undefined ? undefined : parseHorizon(text, '--horizon'));
+
+const TRACER_OPTIONS = {
+  inflight: { type: 'string' },
+  'max-age': { type: 'string' },
+  'no-sockets': { type: 'boolean' },
+} as const;
+
+function tracerOpts(values: { inflight?: string; 'max-age'?: string; 'no-sockets'?: boolean }): TracerOptions {
+  return {
+    inflightEntries: values.inflight === undefined ? undefined : positiveInt(values.inflight, '--inflight', 1 << 24),
+    maxAgeNs: durationOpt(values['max-age'], '--max-age'),
+    sockets: !values['no-sockets'],
+  };
+}
+
+const SERVER_OPTIONS = { host: { type: 'string' }, port: { type: 'string' } } as const;
+
+function serverOpts(values: { host?: string; port?: string }): { host: string; port: number } {
+  const host = values.host ?? DEFAULT_HOST;
+  if (!/^[A-Za-z0-9.:_-]+$/.test(host)) throw new Error(`invalid --host "${host}": use an IP address or a host name, e.g. 127.0.0.1 or ::`);
+  // 0 asks the kernel for a free port (tests, several daemons).
+  const port = values.port === undefined ? DEFAULT_PORT : values.port === '0' ? 0 : positiveInt(values.port, '--port', 65535);
+  return { host, port };
 }
 
 export function parseCommandLine(argv: string[]): Command {
@@ -66,9 +96,7 @@ export function parseCommandLine(argv: string[]): Command {
           'outer-netns': { type: 'string' },
           duration: { type: 'string' },
           csv: { type: 'string' },
-          inflight: { type: 'string' },
-          'max-age': { type: 'string' },
-          'no-sockets': { type: 'boolean' },
+          ...TRACER_OPTIONS,
         },
       });
       return {
@@ -79,11 +107,7 @@ export function parseCommandLine(argv: string[]): Command {
           outerNetns: values['outer-netns'],
           durationNs: durationOpt(values.duration, '--duration'),
           csv: values.csv,
-          tracer: {
-            inflightEntries: values.inflight === undefined ? undefined : positiveInt(values.inflight, '--inflight', 1 << 24),
-            maxAgeNs: durationOpt(values['max-age'], '--max-age'),
-            sockets: !values['no-sockets'],
-          },
+          tracer: tracerOpts(values),
         },
       };
     }
@@ -127,16 +151,37 @@ export function parseCommandLine(argv: string[]): Command {
         },
       };
     }
+    case 'serve': {
+      const { values } = parseArgs({
+        args: rest,
+        strict: true,
+        options: { ...SERVER_OPTIONS, ...TRACER_OPTIONS, netns: { type: 'string', multiple: true }, outer: { type: 'string' }, 'outer-netns': { type: 'string' }, 'token-file': { type: 'string' } },
+      });
+      return {
+        name: 'serve',
+        args: {
+          ...serverOpts(values),
+          netns: values.netns ?? [],
+          outer: values.outer,
+          outerNetns: values['outer-netns'],
+          tokenFile: values['token-file'],
+          tracer: tracerOpts(values),
+        },
+      };
+    }
     case 'demo': {
       const { values } = parseArgs({
         args: rest,
         strict: true,
-        options: { containers: { type: 'string' }, duration: { type: 'string' } },
+        options: { ...SERVER_OPTIONS, containers: { type: 'string' }, duration: { type: 'string' } },
       });
       return {
         name: 'demo',
-        containers: values.containers === undefined ? 2 : positiveInt(values.containers, '--containers', 16),
-        durationNs: durationOpt(values.duration, '--duration'),
+        args: {
+          ...serverOpts(values),
+          containers: values.containers === undefined ? 2 : positiveInt(values.containers, '--containers', 16),
+          durationNs: durationOpt(values.duration, '--duration'),
+        },
       };
     }
     case 'lab': {

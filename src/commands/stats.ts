@@ -1,10 +1,11 @@
 // stats.ts - `macebpf stats`: trace containers for an interval, then print
 // their Mesos-style statistics JSON (one array per interval).
-import { resolveNetns } from '../core/netns';
-import { TraceSession } from '../core/session';
-import { onShutdown } from '../core/shutdown';
-import { StatisticsCollector } from '../core/statistics';
-import type { TracerOptions } from '../core/addon';
+import type { TracerOptions } from '../host/addon';
+import { Limits } from '../host/limits';
+import { resolveNetns } from '../host/netns';
+import { StatisticsCollector } from '../host/statistics';
+import { Tracing } from '../host/tracing';
+import { onShutdown } from './lifecycle';
 
 export interface StatsArgs {
   netns: string[];
@@ -15,11 +16,14 @@ export interface StatsArgs {
 
 export async function runStats(args: StatsArgs): Promise<void> {
   if (args.netns.length === 0) throw new Error('stats needs at least one --netns SPEC (an ip netns name, a path, or pid:N)');
-  const refs = args.netns.map((spec) => resolveNetns(spec));
-  const session = new TraceSession(args.tracer);
-  onShutdown(() => session.close());
-  const collector = new StatisticsCollector(session);
-  for (const ref of refs) collector.baseline(session.trace(ref));
+  const refs = new Map(args.netns.map((spec) => resolveNetns(spec)).map((r) => [r.inode, r]));
+  const tracing = new Tracing(args.tracer);
+  onShutdown(() => tracing.close());
+  const collector = new StatisticsCollector(tracing, (inode) => refs.get(inode), new Limits(tracing.tracer));
+  for (const ref of refs.values()) {
+    tracing.trace(ref);
+    collector.baseline(ref);
+  }
   for (let i = 0; i < args.count; i++) {
     await new Promise((r) => setTimeout(r, args.intervalNs / 1e6));
     process.stdout.write(JSON.stringify(collector.collect(), null, 2) + '\n');

@@ -1,8 +1,10 @@
 // The CSV export contract (DESIGN §5): one row per latency record, columns in
 // a fixed order, an empty field for a part that was not observed. Rows end in
 // LF (not RFC 4180's CRLF) so that line tools work; fields are quoted per
-// RFC 4180 only when needed.
-import type { Writable } from 'node:stream';
+// RFC 4180 only when needed. Pure: host/csv-writer.ts writes to streams.
+import type { FrameColumns } from './frame';
+import type { LatencyColumns } from './latency-ring';
+import { ABSENT, DIRECTIONS, protocolName, type Direction, type RecordColumns } from './records';
 
 export const CSV_HEADER = 'timestamp_ns,container,netns,direction,protocol,latency_ns,stack_ns,virt_ns,packet_id';
 
@@ -98,93 +100,68 @@ export function parseCsvRow(line: string): LatencyRow {
   };
 }
 
-// Rows are batched into chunks of about this size: one stream write per
-// chunk keeps the per-row cost low without building huge strings.
-const CHUNK_CHARS = 16 * 1024;
+/** Wall-clock ns of a store time t (ns since baseNs). */
+export function wallNs(baseNs: bigint, t: number): bigint {
+  return baseNs + BigInt(Math.round(t));
+}
 
-/**
- * Writes rows to a stream, header first. Honours backpressure: when the
- * stream's buffer is full it waits for 'drain' instead of buffering without
- * bound, and it never drops rows. Calls are serialised, so rows appear in
- * call order even if the caller does not await each write().
- */
-export class CsvWriter {
-  private headerDone = false;
-  private failure: Error | null = null;
-  private queue: Promise<void> = Promise.resolve();
-  private closing: Promise<void> | null = null;
+const part = (x: number): number | null => (x === x ? x : null); // NaN: not observed
+const framePart = (x: number): number | null => (x === ABSENT ? null : x);
 
-  constructor(private readonly out: Writable) {
-    // Keep the error for the next call rather than crashing on an unhandled 'error'.
-    out.on('error', (err: Error) => {
-      this.failure ??= err;
+/** Rows of a decoded tracer batch; t from RecordStore.ingest. */
+export function rowsFromBatch(cols: RecordColumns, t: Float64Array, baseNs: bigint, label: (index: number) => string | undefined): LatencyRow[] {
+  const rows: LatencyRow[] = [];
+  for (let i = 0; i < cols.length; i++) {
+    const container = label(cols.container[i]);
+    if (container === undefined) continue; // untraced while in flight: not a container's record any more
+    rows.push({
+      timestampNs: wallNs(baseNs, t[i]),
+      container,
+      netns: cols.netns[i],
+      direction: DIRECTIONS[cols.dir[i]],
+      protocol: protocolName(cols.proto[i]),
+      latencyNs: cols.totalNs[i],
+      stackNs: part(cols.stackNs[i]),
+      virtNs: part(cols.virtNs[i]),
+      packetId: cols.packetId[i],
     });
   }
+  return rows;
+}
 
-  write(rows: readonly LatencyRow[]): Promise<void> {
-    if (this.closing) return Promise.reject(new Error(`CSV write of ${rows.length} rows after close(); write all rows before closing`));
-    return this.enqueue(() => this.writeNow(rows));
-  }
+/** Rows of one container and direction from its ring. */
+export function rowsFromRing(cols: LatencyColumns, baseNs: bigint, container: { label: string; netns: number }, direction: Direction): LatencyRow[] {
+  return Array.from(cols.t, (t, i) => ({
+    timestampNs: wallNs(baseNs, t),
+    container: container.label,
+    netns: container.netns,
+    direction,
+    protocol: protocolName(cols.proto[i]),
+    latencyNs: cols.total[i],
+    stackNs: part(cols.stack[i]),
+    virtNs: part(cols.virt[i]),
+    packetId: cols.packetId[i],
+  }));
+}
 
-  /** Writes the header if nothing was written, ends the stream and waits until it has flushed. */
-  close(): Promise<void> {
-    this.closing ??= this.enqueue(async () => {
-      await this.writeNow([]);
-      this.check(); // an errored or destroyed stream never emits 'finish'
-      const finished = this.until('finish');
-      this.out.end();
-      await finished;
-    });
-    return this.closing;
-  }
+/** Rows of a WebSocket record frame; label maps a netns inode to its container label. */
+export function rowsFromFrame(f: FrameColumns, label: (netns: number) => string): LatencyRow[] {
+  return Array.from(f.t, (t, i) => ({
+    timestampNs: wallNs(f.baseNs, t),
+    container: label(f.netns[i]),
+    netns: f.netns[i],
+    direction: DIRECTIONS[f.dir[i]],
+    protocol: protocolName(f.proto[i]),
+    latencyNs: f.total[i],
+    stackNs: framePart(f.stack[i]),
+    virtNs: framePart(f.virt[i]),
+    packetId: f.packetId[i],
+  }));
+}
 
-  private enqueue(job: () => Promise<void>): Promise<void> {
-    const result = this.queue.then(job);
-    this.queue = result.catch(() => undefined); // one failed call must not wedge later ones
-    return result;
-  }
-
-  private async writeNow(rows: readonly LatencyRow[]): Promise<void> {
-    let chunk = '';
-    if (!this.headerDone) {
-      chunk = CSV_HEADER + '\n';
-      this.headerDone = true;
-    }
-    for (const row of rows) {
-      chunk += formatCsvRow(row) + '\n';
-      if (chunk.length >= CHUNK_CHARS) {
-        await this.put(chunk);
-        chunk = '';
-      }
-    }
-    if (chunk) await this.put(chunk);
-  }
-
-  private async put(chunk: string): Promise<void> {
-    this.check();
-    if (!this.out.write(chunk)) await this.until('drain');
-    this.check();
-  }
-
-  // Waits for `event`; fails instead of hanging when the stream errors or
-  // closes first (a destroyed stream never emits 'drain' or 'finish').
-  private until(event: 'drain' | 'finish'): Promise<void> {
-    const out = this.out;
-    return new Promise((resolve, reject) => {
-      const done = (err?: Error): void => {
-        out.off(event, onEvent).off('error', onError).off('close', onClose);
-        if (err) reject(err);
-        else resolve();
-      };
-      const onEvent = (): void => done();
-      const onError = (err: Error): void => done(new Error(`CSV output failed while waiting for '${event}': ${err.message}; check the file's path, permissions and free space`));
-      const onClose = (): void => done(new Error(`CSV output stream closed while waiting for '${event}'; rows not yet flushed may be lost`));
-      out.on(event, onEvent).on('error', onError).on('close', onClose);
-    });
-  }
-
-  private check(): void {
-    if (this.failure) throw new Error(`CSV output failed: ${this.failure.message}; check the file's path, permissions and free space`);
-    if (this.out.destroyed) throw new Error('CSV output stream was destroyed before all rows were written; rows since then are lost');
-  }
+/** Rows as CSV text, one LF-terminated line each. */
+export function csvLines(rows: readonly LatencyRow[]): string {
+  let out = '';
+  for (const r of rows) out += formatCsvRow(r) + '\n';
+  return out;
 }

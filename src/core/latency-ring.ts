@@ -1,20 +1,37 @@
 // Recent latency records of one container and direction, kept as columns of
-// typed arrays so the dashboard (uPlot) can plot them without reshaping, and
-// preallocated so the hot path (one push per record) never allocates.
+// typed arrays so the dashboard (uPlot) and the CSV endpoint read them
+// without reshaping, and preallocated so the hot path (one push per record)
+// never allocates.
 
-/** Columns in push order, oldest first. `ts` is wall-clock ms; the rest are ns, NaN = part not observed. */
+/** Columns in push order, oldest first. `t` is ns since the store's base
+ * wall-clock time; latencies are ns, NaN = part not observed. */
 export interface LatencyColumns {
-  ts: Float64Array;
+  t: Float64Array;
   total: Float64Array;
   stack: Float64Array;
   virt: Float64Array;
+  packetId: Uint32Array;
+  proto: Uint8Array;
 }
+
+export interface LatencyEntry {
+  t: number;
+  total: number;
+  stack: number;
+  virt: number;
+  packetId: number;
+  proto: number;
+}
+
+/** Bytes one entry takes in a ring (for memory budgets). */
+export const RING_ENTRY_BYTES = 4 * 8 + 4 + 1;
 
 export class LatencyRing {
   readonly capacity: number;
   private readonly cols: LatencyColumns;
   private head = 0; // index of the oldest entry
   private count = 0;
+  private pushed = 0;
 
   constructor(capacity: number) {
     if (!Number.isSafeInteger(capacity) || capacity < 1) {
@@ -22,10 +39,12 @@ export class LatencyRing {
     }
     this.capacity = capacity;
     this.cols = {
-      ts: new Float64Array(capacity),
+      t: new Float64Array(capacity),
       total: new Float64Array(capacity),
       stack: new Float64Array(capacity),
       virt: new Float64Array(capacity),
+      packetId: new Uint32Array(capacity),
+      proto: new Uint8Array(capacity),
     };
   }
 
@@ -33,14 +52,23 @@ export class LatencyRing {
     return this.count;
   }
 
+  /** Entries pushed since creation (including overwritten ones): a cursor for readers. */
+  get total(): number {
+    return this.pushed;
+  }
+
   /** Appends one record in O(1); when full, overwrites the oldest. */
-  push(ts: number, total: number, stack: number, virt: number): void {
+  push(t: number, total: number, stack: number, virt: number, packetId: number, proto: number): void {
     let i = this.head + this.count;
     if (i >= this.capacity) i -= this.capacity;
-    this.cols.ts[i] = ts;
-    this.cols.total[i] = total;
-    this.cols.stack[i] = stack;
-    this.cols.virt[i] = virt;
+    const c = this.cols;
+    c.t[i] = t;
+    c.total[i] = total;
+    c.stack[i] = stack;
+    c.virt[i] = virt;
+    c.packetId[i] = packetId;
+    c.proto[i] = proto;
+    this.pushed++;
     if (this.count < this.capacity) this.count++;
     else if (++this.head === this.capacity) this.head = 0;
   }
@@ -56,14 +84,26 @@ export class LatencyRing {
   }
 
   /**
-   * Copies of the newest entries with `ts >= tsMs`, oldest first. Scans back
+   * Copies of the newest entries with `t >= t0`, oldest first. Scans back
    * from the newest entry and stops at the first older one, so the cost is
    * proportional to the result; it assumes records arrive in time order.
    */
-  since(tsMs: number): LatencyColumns {
+  since(t0: number): LatencyColumns {
     let n = 0;
-    while (n < this.count && this.cols.ts[this.physical(this.count - 1 - n)] >= tsMs) n++;
+    while (n < this.count && this.cols.t[this.physical(this.count - 1 - n)] >= t0) n++;
     return this.tail(n);
+  }
+
+  /**
+   * Copies of at most `max` entries pushed after cursor `from` (a former
+   * `total`), oldest first; `next` is the cursor to continue from, and
+   * `skipped` counts entries after `from` that were overwritten unread.
+   */
+  after(from: number, max = Infinity): { cols: LatencyColumns; next: number; skipped: number } {
+    const oldest = this.pushed - this.count; // cursor of the oldest entry held
+    const start = Math.max(from, oldest);
+    const n = Math.max(0, Math.min(this.pushed - start, max));
+    return { cols: this.slice(start - oldest, n), next: start + n, skipped: Math.max(0, start - from) };
   }
 
   private physical(logical: number): number {
@@ -71,16 +111,30 @@ export class LatencyRing {
     return i >= this.capacity ? i - this.capacity : i;
   }
 
-  // The newest n entries, unrolled from the circular layout into fresh arrays.
   private tail(n: number): LatencyColumns {
-    const start = this.physical(this.count - n);
+    return this.slice(this.count - n, n);
+  }
+
+  // n entries from logical position first (0 = oldest), unrolled from the
+  // circular layout into fresh arrays.
+  private slice(first: number, n: number): LatencyColumns {
+    const start = this.physical(first);
     const firstLen = Math.min(n, this.capacity - start);
-    const copy = (src: Float64Array): Float64Array => {
-      const out = new Float64Array(n);
+    const copy = <T extends Float64Array | Uint32Array | Uint8Array>(src: T, make: (n: number) => T): T => {
+      const out = make(n);
       out.set(src.subarray(start, start + firstLen), 0);
       out.set(src.subarray(0, n - firstLen), firstLen);
       return out;
     };
-    return { ts: copy(this.cols.ts), total: copy(this.cols.total), stack: copy(this.cols.stack), virt: copy(this.cols.virt) };
+    const f64 = (k: number): Float64Array => new Float64Array(k);
+    const c = this.cols;
+    return {
+      t: copy(c.t, f64),
+      total: copy(c.total, f64),
+      stack: copy(c.stack, f64),
+      virt: copy(c.virt, f64),
+      packetId: copy(c.packetId, (k) => new Uint32Array(k)),
+      proto: copy(c.proto, (k) => new Uint8Array(k)),
+    };
   }
 }

@@ -138,3 +138,14 @@ export function formatRate(bytesPerSec: number): string {
   if (bytesPerSec < 0) return `-${formatRate(-bytesPerSec)}`;
   return scaled(bytesPerSec * 8, BIT_UNITS, (x) => x.toFixed(1), ' ');
 }
+
+/** EDT needs a horizon of at least a microsecond; a minute is already no limit. */
+export const HORIZON_MIN_NS = 1e3;
+export const HORIZON_MAX_NS = 60e9;
+
+/** Parses an EDT horizon (a duration from 1us to 60s) into ns. */
+export function parseHorizon(text: string, what = 'horizon'): number {
+  const ns = parseDuration(text, what);
+  if (ns < HORIZON_MIN_NS || ns > HORIZON_MAX_NS) throw new Error(`invalid ${what} ${JSON.stringify(text)}: use a duration from 1us to 60s, e.g. 10ms`);
+  return ns;
+}

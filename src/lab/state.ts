@@ -3,7 +3,7 @@
 // checks used by reapLabs().
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Lab } from './topology';
+import type { Lab } from './types';
 
 export const LAB_STATE_DIR = '/run/macebpf/labs';
 

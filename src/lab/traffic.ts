@@ -2,6 +2,7 @@
 // the tool in place, so the pid we hold is the tool's own). Every child has a
 // time bound and is tracked so killAllTraffic() / process exit kill it by pid.
 import { spawn } from 'node:child_process';
+import { parsePing, type PingResult } from '../core/ping-output';
 import { CommandError, isRunning, killChild, killChildren, nsExec, quote, sleep, track } from './exec';
 
 export { CommandError } from './exec';
@@ -23,26 +24,7 @@ export interface PingOptions {
   waitS?: number;
 }
 
-export interface PingResult {
-  sent: number;
-  received: number;
-  /** icmp_seq → rtt in ms (icmp_seq is 16 bit: wraps after 65535); duplicates ignored */
-  rttsMs: Map<number, number>;
-}
-
 const num = (v: number): string => String(Number(v.toFixed(6)));
-
-/** Parse iputils `ping -n` output. */
-export function parsePing(stdout: string): PingResult {
-  const rttsMs = new Map<number, number>();
-  for (const line of stdout.split('\n')) {
-    if (line.includes('(DUP!)')) continue;
-    const m = /icmp_seq=(\d+)\b.*\btime[=<]([\d.]+) ms/.exec(line);
-    if (m) rttsMs.set(Number(m[1]), Number(m[2]));
-  }
-  const s = /(\d+) packets transmitted, (\d+) received/.exec(stdout);
-  return s ? { sent: Number(s[1]), received: Number(s[2]), rttsMs } : { sent: rttsMs.size, received: rttsMs.size, rttsMs };
-}
 
 export async function ping(ns: string, target: string, opts: PingOptions): Promise<PingResult> {
   if (!Number.isInteger(opts.count) || opts.count < 1) throw new Error(`ping: count must be a positive integer, got ${opts.count}`);

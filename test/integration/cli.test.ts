@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CSV_HEADER, parseCsvRow } from '../../src/core/csv';
-import { resolveNetns } from '../../src/core/netns';
+import { resolveNetns } from '../../src/host/netns';
 import { run } from '../../src/lab/exec';
 import { labDown, labUp, listLabs, netnsList, reapLabs, type Lab } from '../../src/lab/topology';
 import { killAllTraffic, ping } from '../../src/lab/traffic';

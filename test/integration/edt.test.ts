@@ -5,8 +5,8 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveNetns, type NetnsRef } from '../../src/core/netns';
-import { TraceSession } from '../../src/core/session';
+import { resolveNetns, type NetnsRef } from '../../src/host/netns';
+import { Tracer } from '../../src/host/tracer';
 import { isRoot, skipUnlessRoot } from '../support/root';
 
 const FRAME = 1000; // bytes on the wire per test packet
@@ -28,17 +28,17 @@ describe.skipIf(skipUnlessRoot)('EDT program (BPF_PROG_TEST_RUN)', () => {
   const names = [`mbedt-${randomBytes(3).toString('hex')}`, `mbedt-${randomBytes(3).toString('hex')}`];
   let limited: NetnsRef;
   let other: NetnsRef;
-  let session: TraceSession;
+  let session: Tracer;
 
   beforeAll(() => {
     if (!isRoot) throw new Error('EDT tests need root (CI=true: they must run, not skip)');
     for (const n of names) execFileSync('ip', ['netns', 'add', n]);
     [limited, other] = names.map((n) => resolveNetns(n));
-    session = new TraceSession({ tracing: false });
+    session = new Tracer({ tracing: false });
   });
 
-  afterAll(() => {
-    session?.close();
+  afterAll(async () => {
+    await session?.close();
     for (const n of names) execFileSync('ip', ['netns', 'del', n], { stdio: 'ignore' });
   });
 
@@ -50,7 +50,7 @@ describe.skipIf(skipUnlessRoot)('EDT program (BPF_PROG_TEST_RUN)', () => {
     const out = Array.from({ length: 20 }, () => run(limited));
     expect(out.every((o) => o.verdict === TC_ACT_OK)).toBe(true);
     for (let i = 1; i < out.length; i++) expect(out[i].tstamp - out[i - 1].tstamp).toBe(BigInt((FRAME * 1e9) / rate));
-    const st = session.limitState(limited);
+    const st = session.limitState(limited.inode);
     expect(st.packets).toBe(20);
     expect(st.bytes).toBe(20 * FRAME);
     expect(st.delayed).toBeGreaterThanOrEqual(19);
@@ -61,7 +61,7 @@ describe.skipIf(skipUnlessRoot)('EDT program (BPF_PROG_TEST_RUN)', () => {
     // 10,000 B/s: one 1000-byte packet per 100 ms; a 1 s horizon holds 10,
     // or 9 when the ~20 ms still queued from the test before count.
     session.limit(limited, 'lo', 10_000, 1e9, true);
-    const before = session.limitState(limited);
+    const before = session.limitState(limited.inode);
     const out = Array.from({ length: 20 }, () => run(limited));
     const dropped = out.filter((o) => o.verdict === TC_ACT_SHOT).length;
     const passed = out.filter((o) => o.verdict === TC_ACT_OK).length;
@@ -69,7 +69,7 @@ describe.skipIf(skipUnlessRoot)('EDT program (BPF_PROG_TEST_RUN)', () => {
     expect(passed).toBeLessThanOrEqual(10);
     expect(dropped).toBe(20 - passed);
     expect(out.findIndex((o) => o.verdict === TC_ACT_SHOT)).toBe(passed); // drops only once the horizon is full
-    const after = session.limitState(limited);
+    const after = session.limitState(limited.inode);
     expect(after.drops - before.drops).toBe(dropped);
     expect(after.dropBytes - before.dropBytes).toBe(dropped * FRAME);
     expect(after.packets - before.packets).toBe(passed);
@@ -95,7 +95,7 @@ describe.skipIf(skipUnlessRoot)('EDT program (BPF_PROG_TEST_RUN)', () => {
   it('leaves an unlimited container untouched', () => {
     const out = Array.from({ length: 5 }, () => run(other));
     expect(out.every((o) => o.verdict === TC_ACT_OK && o.tstamp === 0n)).toBe(true);
-    session.unlimit(limited);
+    session.unlimit(limited.inode);
     const after = run(limited);
     expect(after).toEqual({ verdict: TC_ACT_OK, tstamp: 0n });
   });

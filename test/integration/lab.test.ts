@@ -8,7 +8,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/lab/exec';
 import { stateFile } from '../../src/lab/state';
 import { labDown, labUp, listLabs, natCounters, netnsList, reapLabs, type Lab } from '../../src/lab/topology';
-import { iperfClient, killAllTraffic, parsePing, ping, startIperfServer, type IperfServer } from '../../src/lab/traffic';
+import { parsePing } from '../../src/core/ping-output';
+import { iperfClient, killAllTraffic, ping, startIperfServer, type IperfServer } from '../../src/lab/traffic';
 import { isRoot, skipUnlessRoot } from '../support/root';
 
 

@@ -2,11 +2,12 @@
 // and `macebpf stats` as users run them, iperf3 TCP through bridge and NAT,
 // the kernel's own interface counters as the reference. Root only.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { linkStats, type LinkStats } from '../../src/core/iface';
-import { resolveNetns } from '../../src/core/netns';
-import { kernelHasFq } from '../../src/core/qdisc';
-import { TraceSession } from '../../src/core/session';
-import { StatisticsCollector, type ContainerStatistics } from '../../src/core/statistics';
+import { linkStats, type LinkStats } from '../../src/host/iface';
+import { resolveNetns } from '../../src/host/netns';
+import { kernelHasFq } from '../../src/host/qdisc';
+import { Limits } from '../../src/host/limits';
+import { Tracing } from '../../src/host/tracing';
+import { StatisticsCollector, type ContainerStatistics } from '../../src/host/statistics';
 import { run } from '../../src/lab/exec';
 import { labDown, labUp, reapLabs, type Lab } from '../../src/lab/topology';
 import { iperfClient, killAllTraffic, ping, startIperfServer, type IperfServer } from '../../src/lab/traffic';
@@ -91,10 +92,11 @@ describe.skipIf(skipUnlessRoot)('rate limits and statistics (root, lab, iperf3)'
 
   it('net_* counters agree with the kernel interface statistics within 1%', async () => {
     const ref = resolveNetns(c1);
-    const session = new TraceSession({ sockets: false });
+    const session = new Tracing({ sockets: false });
     try {
-      const collector = new StatisticsCollector(session);
-      collector.baseline(session.trace(ref));
+      const collector = new StatisticsCollector(session, (inode) => (inode === ref.inode ? ref : undefined), new Limits(session.tracer));
+      session.trace(ref);
+      collector.baseline(ref);
       const k0 = linkStats(ref).get('eth0') as LinkStats;
       await iperfClient(c1, lab.target.ip4, { seconds: 2, port: 5501 });
       await iperfClient(c1, lab.target.ip4, { seconds: 2, port: 5501, reverse: true });
@@ -112,23 +114,23 @@ describe.skipIf(skipUnlessRoot)('rate limits and statistics (root, lab, iperf3)'
       expect(s.statistics.net_rx_errors).toBe(0);
       expect(s.statistics.net_traffic_control_statistics).toEqual([]);
     } finally {
-      session.close();
+      await session.close();
     }
   });
 
   it('counts kernel drops of a traced container by reason', async () => {
     const ref = resolveNetns(c1);
-    const session = new TraceSession({ sockets: false });
+    const session = new Tracing({ sockets: false });
     try {
       const c = session.trace(ref);
       // UDP from the neighbour to a port of c1 nobody listens on: c1's kernel drops it (no_socket).
       await run('ip', ['netns', 'exec', c2, 'bash', '-c', `for i in 1 2 3 4 5; do echo x > /dev/udp/${lab.containers[0].ip4}/9; done`]);
       await new Promise((r) => setTimeout(r, 200));
-      const drops = session.drops(c.index);
+      const drops = session.tracer.drops(c.index);
       expect(drops.no_socket).toBeGreaterThanOrEqual(5);
       for (const name of Object.keys(drops)) expect(name).toMatch(/^[a-z0-9_]+$/);
     } finally {
-      session.close();
+      await session.close();
     }
   });
 

@@ -1,10 +1,10 @@
 // The tracer against the real kernel: real BPF programs, the lab with NAT,
 // real ping/UDP/TCP traffic. Root only; with CI=true it must run.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveIface } from '../../src/core/iface';
-import { resolveNetns } from '../../src/core/netns';
+import { resolveIface } from '../../src/host/iface';
+import { resolveNetns } from '../../src/host/netns';
 import { DIRECTIONS, type RecordColumns } from '../../src/core/records';
-import { TraceSession } from '../../src/core/session';
+import { Tracing } from '../../src/host/tracing';
 import { labDown, labUp, reapLabs, type Lab } from '../../src/lab/topology';
 import { iperfClient, killAllTraffic, ping, startIperfServer } from '../../src/lab/traffic';
 import { isRoot, skipUnlessRoot } from '../support/root';
@@ -28,7 +28,7 @@ const ICMP6 = 58;
 
 describe.skipIf(skipUnlessRoot)('tracer (root, real kernel, lab with NAT)', () => {
   let lab: Lab;
-  let session: TraceSession;
+  let session: Tracing;
   let records: Rec[] = [];
   let c1: { inode: number; index: number; name: string };
   let c2: { inode: number; name: string };
@@ -45,8 +45,8 @@ describe.skipIf(skipUnlessRoot)('tracer (root, real kernel, lab with NAT)', () =
     if (!isRoot) throw new Error('tracer integration tests need root (CI=true: they must run, not skip)');
     await reapLabs();
     lab = await labUp({ containers: 2 });
-    session = new TraceSession();
-    session.addOuter(resolveIface(resolveNetns(lab.host.name), lab.host.uplink));
+    session = new Tracing();
+    session.tracer.addOuter(resolveIface(resolveNetns(lab.host.name), lab.host.uplink));
     const ref1 = resolveNetns(lab.containers[0].name);
     const t1 = session.trace(ref1);
     c1 = { inode: ref1.inode, index: t1.index, name: lab.containers[0].name };
@@ -69,7 +69,7 @@ describe.skipIf(skipUnlessRoot)('tracer (root, real kernel, lab with NAT)', () =
   });
 
   afterAll(async () => {
-    session?.close();
+    await session?.close();
     killAllTraffic();
     if (lab) await labDown(lab);
   });
@@ -77,7 +77,7 @@ describe.skipIf(skipUnlessRoot)('tracer (root, real kernel, lab with NAT)', () =
   it('records ping of the traced container only; the untraced one is seen, not recorded', async () => {
     await settle();
     take();
-    const before0 = session.counters(0);
+    const before0 = session.tracer.counters(0);
     // c2 starts 7 ms later: the same sequence number sent in the same
     // microsecond would give both containers one content key (a collision).
     const [p1, p2] = await Promise.all([
@@ -114,9 +114,9 @@ describe.skipIf(skipUnlessRoot)('tracer (root, real kernel, lab with NAT)', () =
       expect(r.stack + r.virt).toBe(r.total);
     }
     // c2's requests crossed the outer device and were counted there as belonging to no traced container.
-    const after0 = session.counters(0);
+    const after0 = session.tracer.counters(0);
     expect(after0.egress.unmatched - before0.egress.unmatched).toBeGreaterThanOrEqual(50);
-    const k = session.counters(c1.index);
+    const k = session.tracer.counters(c1.index);
     expect(k.egress.packets).toBeGreaterThanOrEqual(50);
     expect(k.ingress.packets).toBeGreaterThanOrEqual(50);
   });
@@ -170,11 +170,11 @@ describe.skipIf(skipUnlessRoot)('tracer (root, real kernel, lab with NAT)', () =
 
   it('covers >= 99% of 1000 pings at 10 ms in each direction', async () => {
     take();
-    const before = session.counters(c1.index);
+    const before = session.tracer.counters(c1.index);
     const p = await ping(c1.name, lab.target.ip4, { count: 1000, intervalS: 0.01 });
     await settle();
     const recs = take().filter((r) => r.proto === ICMP);
-    const after = session.counters(c1.index);
+    const after = session.tracer.counters(c1.index);
     const egress = recs.filter((r) => r.dir === 'egress').length;
     const ingress = recs.filter((r) => r.dir === 'ingress').length;
     console.log(`coverage: sent ${p.sent}, received ${p.received}, egress records ${egress}, ingress records ${ingress}; ` +

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { CSV_HEADER, CsvWriter, formatCsvRow, parseCsvRow, type LatencyRow } from '../../src/core/csv';
+import { CSV_HEADER, formatCsvRow, parseCsvRow, type LatencyRow } from '../../src/core/csv';
+import { CsvWriter } from '../../src/host/csv-writer';
 
 function row(i: number, over: Partial<LatencyRow> = {}): LatencyRow {
   return {

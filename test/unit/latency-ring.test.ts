@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { LatencyRing, type LatencyColumns } from '../../src/core/latency-ring';
 
-type Row = [number, number, number, number];
+type Row = [number, number, number, number, number, number];
 
 function rows(c: LatencyColumns): Row[] {
-  return Array.from(c.ts, (ts, i) => [ts, c.total[i], c.stack[i], c.virt[i]] as Row);
+  return Array.from(c.t, (t, i) => [t, c.total[i], c.stack[i], c.virt[i], c.packetId[i], c.proto[i]] as Row);
 }
 
 function row(i: number): Row {
   // NaN parts alternate so that "not observed" survives the ring too.
-  return [1000 + i, i * 10, i % 3 === 0 ? NaN : i, i % 5 === 0 ? NaN : i * 2];
+  return [1000 + i, i * 10, i % 3 === 0 ? NaN : i, i % 5 === 0 ? NaN : i * 2, i * 7, i % 2 ? 1 : 6];
 }
 
 describe('LatencyRing', () => {
@@ -40,23 +40,36 @@ describe('LatencyRing', () => {
 
   it('returns typed-array copies that later pushes do not change', () => {
     const r = new LatencyRing(3);
-    r.push(1, 10, 5, 5);
+    r.push(1, 10, 5, 5, 1, 1);
     const snap = r.snapshot();
-    expect(snap.ts).toBeInstanceOf(Float64Array);
-    r.push(2, 20, 10, 10);
-    r.push(3, 30, 15, 15);
-    r.push(4, 40, 20, 20);
-    expect(Array.from(snap.ts)).toEqual([1]);
-    expect(Array.from(r.snapshot().ts)).toEqual([2, 3, 4]);
+    expect(snap.t).toBeInstanceOf(Float64Array);
+    r.push(2, 20, 10, 10, 2, 1);
+    r.push(3, 30, 15, 15, 3, 1);
+    r.push(4, 40, 20, 20, 4, 1);
+    expect(Array.from(snap.t)).toEqual([1]);
+    expect(Array.from(r.snapshot().t)).toEqual([2, 3, 4]);
   });
 
   it('since() returns the newest entries at or after a timestamp, oldest first', () => {
     const r = new LatencyRing(5);
     for (let i = 0; i < 8; i++) r.push(...row(i)); // keeps ts 1003..1007
-    expect(Array.from(r.since(1005).ts)).toEqual([1005, 1006, 1007]);
+    expect(Array.from(r.since(1005).t)).toEqual([1005, 1006, 1007]);
     expect(rows(r.since(1005))).toEqual([row(5), row(6), row(7)]);
-    expect(Array.from(r.since(0).ts)).toEqual([1003, 1004, 1005, 1006, 1007]);
-    expect(r.since(2000).ts.length).toBe(0);
+    expect(Array.from(r.since(0).t)).toEqual([1003, 1004, 1005, 1006, 1007]);
+    expect(r.since(2000).t.length).toBe(0);
+  });
+
+  it('after() returns what was pushed since a cursor and counts what was overwritten', () => {
+    const r = new LatencyRing(4);
+    for (let i = 0; i < 3; i++) r.push(...row(i));
+    const first = r.after(0);
+    expect(rows(first.cols)).toEqual([row(0), row(1), row(2)]);
+    expect(first.skipped).toBe(0);
+    for (let i = 3; i < 9; i++) r.push(...row(i)); // 6 more into 4 slots: 2 of them overwritten
+    const next = r.after(first.next);
+    expect(rows(next.cols)).toEqual([row(5), row(6), row(7), row(8)]);
+    expect(next.skipped).toBe(2);
+    expect(r.after(next.next).cols.t.length).toBe(0);
   });
 
   it('clear() empties it', () => {

@@ -1,7 +1,7 @@
 // The TypeScript decoders against the C structs of bpf/macebpf.h, as the
 // compiler laid them out (offsetof/sizeof exported by the addon).
 import { describe, expect, it } from 'vitest';
-import { loadAddon } from '../../src/core/addon';
+import { loadAddon } from '../../src/host/addon';
 import { COUNTERS_SIZE, DIR_COUNTER_FIELDS, DIR_COUNTERS_SIZE } from '../../src/core/counters';
 import { LIMIT_STATE_OFFSETS, LIMIT_STATE_SIZE } from '../../src/core/limit-state';
 import { ABSENT, EVENT_OFFSETS, EVENT_SIZE } from '../../src/core/records';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { backlogNs, bwLimitStatistics, decodeLimitState, LIMIT_STATE_OFFSETS, LIMIT_STATE_SIZE, type LimitState } from '../../src/core/limit-state';
-import { defaultHorizonNs } from '../../src/core/qdisc';
+import { defaultHorizonNs } from '../../src/host/qdisc';
 
 const state = (over: Partial<LimitState>): LimitState => ({ tLastNs: 0n, packets: 0, bytes: 0, delayed: 0, delayNs: 0, drops: 0, dropBytes: 0, ...over });
 

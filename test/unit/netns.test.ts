@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { currentNetns, resolveNetns } from '../../src/core/netns';
+import { currentNetns, resolveNetns } from '../../src/host/netns';
 
 const NAME = `mbtest-${randomBytes(4).toString('hex')}`;
 let sleeper: ChildProcess | undefined;
@@ -109,7 +109,7 @@ describe('resolveNetns', () => {
     // Run the module as user nobody, who may not look at pid 1's namespaces.
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mbtest-'));
     fs.chmodSync(tmp, 0o755);
-    const src = fs.readFileSync(path.join(__dirname, '../../src/core/netns.ts'), 'utf8');
+    const src = fs.readFileSync(path.join(__dirname, '../../src/host/netns.ts'), 'utf8');
     const js = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } }).outputText;
     fs.writeFileSync(path.join(tmp, 'netns.js'), js, { mode: 0o644 });
     const script = `try { require(${JSON.stringify(path.join(tmp, 'netns.js'))}).resolveNetns('pid:1'); } catch (e) { console.log(e.message); }`;

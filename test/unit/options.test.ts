@@ -30,7 +30,7 @@ describe('parseCommandLine', () => {
   });
 
   it('demo defaults to two containers, no duration', () => {
-    expect(parseCommandLine(['demo'])).toEqual({ name: 'demo', containers: 2, durationNs: undefined });
+    expect(parseCommandLine(['demo'])).toEqual({ name: 'demo', args: { containers: 2, durationNs: undefined, host: '127.0.0.1', port: 8640 } });
   });
 
   it.each([

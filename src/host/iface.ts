@@ -1,7 +1,7 @@
 // iface.ts - interfaces inside a network namespace: name -> ifindex, the
 // device of the default route (the default outer device, DESIGN §5), and the
 // kernel's own interface statistics.
-import type { NetnsRef } from './netns';
+import { currentNetns, resolveNetns, type NetnsRef } from './netns';
 import { ipJson } from './nsexec';
 
 export interface OuterDevice {
@@ -39,4 +39,11 @@ export interface LinkStats {
 export function linkStats(netns: NetnsRef): Map<string, LinkStats> {
   const links = ipJson(netns, ['-s', 'link', 'show']) as { ifname: string; link_type?: string; stats64: LinkStats }[];
   return new Map(links.filter((l) => l.link_type !== 'loopback').map((l) => [l.ifname, l.stats64]));
+}
+
+/** The outer device as DESIGN §5 defines the options: --outer, else the
+ * default route's device, in --outer-netns, else the caller's netns. */
+export function resolveOuter(outer: string | undefined, outerNetns: string | undefined): OuterDevice {
+  const ns = outerNetns ? resolveNetns(outerNetns) : currentNetns();
+  return resolveIface(ns, outer ?? defaultRouteIface(ns));
 }

@@ -2,13 +2,15 @@
 // /monitor/statistics.json (DESIGN §5): net_* counters, the bw_limit entry of
 // net_traffic_control_statistics, plus macebpf's latency quantiles, coverage
 // and drop reasons. All counters cover the time since the collector started.
-import { loadAddon } from './addon';
-import { coverage } from './counters';
+import { coverage } from '../core/counters';
+import type { BwLimitStatistics, LimitSample } from '../core/limit-state';
+import { DIRECTIONS, type Direction } from '../core/records';
+import type { StoredContainer } from '../core/store';
 import { linkStats, type LinkStats } from './iface';
-import { backlogNs, bwLimitStatistics, decodeLimitState, type BwLimitStatistics, type LimitSample } from './limit-state';
+import type { Limits } from './limits';
+import type { NetnsRef } from './netns';
 import type { LimitMode } from './qdisc';
-import { DIRECTIONS, type Direction } from './records';
-import type { TracedContainer, TraceSession } from './session';
+import type { Tracing } from './tracing';
 
 export interface Quantiles {
   count: number;
@@ -29,6 +31,7 @@ export interface RateLimitInfo {
 }
 
 export interface ContainerStatistics {
+  executor_id: string; // Mesos' name for the container: its label
   container: string;
   netns: number;
   statistics: {
@@ -54,8 +57,8 @@ type Totals = { dropped: number; errors: number };
 const sumLinks = (stats: Map<string, LinkStats>, dir: 'rx' | 'tx'): Totals =>
   [...stats.values()].reduce((t, s) => ({ dropped: t.dropped + s[dir].dropped, errors: t.errors + s[dir].errors }), { dropped: 0, errors: 0 });
 
-function quantiles(c: TracedContainer, dir: Direction): Quantiles {
-  const h = c.totals[dir];
+function quantiles(c: StoredContainer, dir: Direction): Quantiles {
+  const h = c.series[dir].run;
   return { count: h.count, p50: h.quantile(0.5), p90: h.quantile(0.9), p99: h.quantile(0.99), p999: h.quantile(0.999) };
 }
 
@@ -65,29 +68,39 @@ export class StatisticsCollector {
   private readonly linkBase = new Map<number, { rx: Totals; tx: Totals }>();
   private readonly limitPrev = new Map<number, LimitSample>();
 
-  constructor(private readonly session: TraceSession) {}
+  /** limits: those this process holds; others are looked up among the kernel's maps. */
+  constructor(
+    private readonly tracing: Tracing,
+    private readonly refs: (netnsInode: number) => NetnsRef | undefined,
+    private readonly limits: Limits,
+  ) {}
 
   /** Remembers the kernel's interface counters now, so errors and drops count from here. */
-  baseline(c: TracedContainer): void {
-    const links = linkStats(c.netns);
-    this.linkBase.set(c.netns.inode, { rx: sumLinks(links, 'rx'), tx: sumLinks(links, 'tx') });
+  baseline(netns: NetnsRef): void {
+    const links = linkStats(netns);
+    this.linkBase.set(netns.inode, { rx: sumLinks(links, 'rx'), tx: sumLinks(links, 'tx') });
   }
 
+  /** One entry per traced container. */
   collect(): ContainerStatistics[] {
-    return this.session.containers.map((c) => this.one(c));
+    return this.tracing.store.traced.flatMap((c) => {
+      const ref = this.refs(c.netns);
+      return ref ? [this.one(c, ref)] : [];
+    });
   }
 
-  private one(c: TracedContainer): ContainerStatistics {
-    if (!this.linkBase.has(c.netns.inode)) this.baseline(c);
-    const base = this.linkBase.get(c.netns.inode)!;
-    const links = linkStats(c.netns);
+  private one(c: StoredContainer, ref: NetnsRef): ContainerStatistics {
+    if (!this.linkBase.has(c.netns)) this.baseline(ref);
+    const base = this.linkBase.get(c.netns)!;
+    const links = linkStats(ref);
     const rx = sumLinks(links, 'rx');
     const tx = sumLinks(links, 'tx');
-    const k = this.session.counters(c.index);
-    const limit = this.limit(c);
+    const k = this.tracing.tracer.counters(c.index);
+    const limit = this.limit(c.netns);
     return {
+      executor_id: c.label,
       container: c.label,
-      netns: c.netns.inode,
+      netns: c.netns,
       statistics: {
         timestamp: Date.now() / 1000,
         net_rx_bytes: k.ingress.bytes,
@@ -102,31 +115,25 @@ export class StatisticsCollector {
         macebpf_latency_ns: { egress: quantiles(c, 'egress'), ingress: quantiles(c, 'ingress') },
         macebpf_coverage: Object.fromEntries(DIRECTIONS.map((d) => [d, finite(coverage(k[d]))])) as Record<Direction, number | null>,
         macebpf_lost: k.egress.lost + k.ingress.lost,
-        macebpf_drop_reasons: this.session.drops(c.index),
+        macebpf_drop_reasons: this.tracing.tracer.drops(c.index),
         macebpf_rate_limit: limit?.info ?? null,
       },
     };
   }
 
-  // The limit may be held by this process or another macebpf process (`macebpf limit`).
-  private limit(c: TracedContainer): { stats: BwLimitStatistics; info: RateLimitInfo } | undefined {
-    const addon = loadAddon();
-    const found = addon.findLimit(c.netns.inode);
-    if (!found) return undefined;
-    const sample: LimitSample = { state: decodeLimitState(found.state), monoNs: addon.clockPair()[1] };
-    const stats = bwLimitStatistics(sample, this.limitPrev.get(c.netns.inode), found.rate);
-    this.limitPrev.set(c.netns.inode, sample);
-    const st = sample.state;
+  private limit(netns: number): { stats: BwLimitStatistics; info: RateLimitInfo } | undefined {
+    const r = this.limits.read(netns, this.limitPrev);
+    if (!r) return undefined;
     return {
-      stats,
+      stats: r.stats,
       info: {
-        rate_bytes_per_sec: found.rate,
-        horizon_ns: found.horizonNs,
-        mode: found.enforce ? 'fq' : 'police',
-        backlog_ns: backlogNs(sample),
-        delayed_packets: st.delayed,
-        delay_ns_total: st.delayNs,
-        horizon_drop_bytes: st.dropBytes,
+        rate_bytes_per_sec: r.view.rate_bytes_per_sec,
+        horizon_ns: r.view.horizon_ns,
+        mode: r.view.mode,
+        backlog_ns: r.backlogNs,
+        delayed_packets: r.state.delayed,
+        delay_ns_total: r.state.delayNs,
+        horizon_drop_bytes: r.state.dropBytes,
       },
     };
   }

@@ -30,7 +30,18 @@ export interface NativeTracer {
   limitState(netns: number): ArrayBuffer;
   /** One BPF_PROG_TEST_RUN of the EDT program on an Ethernet frame, from inside netnsPath. */
   edtTestRun(packet: ArrayBuffer, netnsPath: string): { verdict: number; tstamp: bigint };
+  /** Detaches the tracing programs; resolves once the last batch reached onEvents' callback. Maps stay readable. */
+  drain(): Promise<void>;
+  /** Turns on the kernel's BPF run-time accounting until close() (BPF_ENABLE_STATS: nothing global stays changed). */
+  enableStats(): void;
+  progStats(): ProgStats[];
   close(): void;
+}
+
+export interface ProgStats {
+  name: string;
+  runTimeNs: number;
+  runCount: number;
 }
 
 /** Sizes and offsets of the shared C structs, from offsetof() in the addon. */
@@ -52,6 +63,8 @@ interface Addon {
   clockPair(): [bigint, bigint];
   /** A container's limit as held by any macebpf process, or null. */
   findLimit(netns: number): { rate: number; horizonNs: number; enforce: boolean; state: ArrayBuffer } | null;
+  /** Whether the reader of fd went away (pipe closed, terminal hung up). */
+  outputGone(fd: number): boolean;
 }
 
 let addon: Addon | undefined;

@@ -21,9 +21,11 @@ const FORMS = 'a path (/proc/PID/ns/net, /run/netns/NAME), pid:PID, docker:NAME,
 export function resolveNetns(spec: string): NetnsRef {
   const s = spec.trim();
   if (s === '') throw new Error(`empty netns spec; use ${FORMS}`);
-  if (s.startsWith('pid:')) return fromPid(spec, s.slice(4), `pid:${s.slice(4)}`);
+  if (s.startsWith('pid:')) return fromPid(spec, s.slice(4));
   const runtime = /^(docker|podman):(.*)$/.exec(s);
   if (runtime) return fromRuntime(spec, runtime[1], runtime[2]);
+  const procPid = /^\/proc\/([1-9]\d*)\/ns\/net$/.exec(path.resolve(s));
+  if (procPid) return fromPid(spec, procPid[1]);
   if (s.includes('/')) return open(spec, path.resolve(s), path.basename(s));
   return fromName(spec, s);
 }
@@ -33,7 +35,24 @@ export function currentNetns(): NetnsRef {
   return open(SELF, SELF, 'current');
 }
 
-function fromPid(spec: string, pid: string, label: string): NetnsRef {
+/**
+ * A process's container name where its cgroup tells the runtime
+ * (docker-ID.scope, /docker/ID, libpod-ID, cri-containerd-ID), else pid:N.
+ */
+export function pidLabel(pid: string): string {
+  let cgroup = '';
+  try {
+    cgroup = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+  } catch {
+    return `pid:${pid}`;
+  }
+  const m = /(docker|libpod|cri-containerd|crio)[-/]([0-9a-f]{12,64})/.exec(cgroup);
+  if (!m) return `pid:${pid}`;
+  const runtime = m[1] === 'libpod' ? 'podman' : m[1] === 'docker' ? 'docker' : 'cri';
+  return `${runtime}:${m[2].slice(0, 12)}`;
+}
+
+function fromPid(spec: string, pid: string, label = pidLabel(pid)): NetnsRef {
   if (!/^[1-9]\d*$/.test(pid)) {
     throw new Error(`malformed pid in netns spec ${JSON.stringify(spec)}: expected pid:N with N a process id, e.g. pid:1234`);
   }

@@ -1,0 +1,20 @@
+// stop.ts - how a long-running command ends: after --duration, or when the
+// process is asked to stop (Ctrl-C, SIGTERM, closed output). Either way its
+// finish step runs once, and a shutdown waits for it.
+import { onShutdown } from './lifecycle';
+
+export async function untilStopped(durationNs: number | undefined, finish: () => Promise<void>): Promise<void> {
+  let stop!: () => void;
+  const stopped = new Promise<void>((r) => (stop = r));
+  const timer = durationNs !== undefined ? setTimeout(stop, durationNs / 1e6) : undefined;
+  const finished = stopped.then(async () => {
+    clearTimeout(timer);
+    await finish();
+  });
+  const unregister = onShutdown(async () => {
+    stop();
+    await finished;
+  });
+  await finished;
+  unregister();
+}

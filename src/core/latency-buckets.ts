@@ -1,0 +1,33 @@
+// Cumulative latency buckets in Prometheus' shape (DESIGN §5): upper bounds
+// 1 µs·2^k, k = 0..25 (1 µs … 33.5 s) plus +Inf, with count and sum, so that
+// /metrics exposes real histograms without a per-record call into a metrics
+// library. Pure: the server renders them, the store fills them.
+
+export const BUCKET_COUNT = 26;
+/** Upper bounds in seconds, ascending (without +Inf). */
+export const BUCKET_BOUNDS_S: readonly number[] = Array.from({ length: BUCKET_COUNT }, (_, k) => 1e-6 * 2 ** k);
+
+export class LatencyBuckets {
+  /** Non-cumulative counts; index BUCKET_COUNT is the +Inf overflow. */
+  readonly counts = new Float64Array(BUCKET_COUNT + 1);
+  count = 0;
+  sumNs = 0;
+
+  record(ns: number): void {
+    // Smallest k with ns <= 1000·2^k; ns ≤ 1 µs lands in bucket 0.
+    const us = ns / 1000;
+    let k = us <= 1 ? 0 : 32 - Math.clz32(Math.ceil(us) - 1);
+    if (k > BUCKET_COUNT) k = BUCKET_COUNT;
+    this.counts[k]++;
+    this.count++;
+    this.sumNs += ns;
+  }
+
+  /** Cumulative counts per upper bound, the last one being +Inf (= count). */
+  cumulative(): number[] {
+    const out: number[] = [];
+    let acc = 0;
+    for (let k = 0; k <= BUCKET_COUNT; k++) out.push((acc += this.counts[k]));
+    return out;
+  }
+}

@@ -1,0 +1,219 @@
+// The daemon's wire protocol (DESIGN §5), shared by the server, the dashboard
+// and the tests: JSON messages in both directions on the WebSocket, the
+// schemas that validate every client message and HTTP input, and the shapes
+// of the replies. Binary record frames are in frame.ts. Pure: no Node API.
+//
+// Validation uses zod: maintained, typed (a schema is also the TypeScript
+// type, so they cannot drift), and free of Node APIs, so web/ validates with
+// the very same schemas.
+import { z } from 'zod';
+import { parseDuration, parseHorizon, parseRate } from './units';
+
+export const PROTOCOL_VERSION = 1;
+/** Largest client message (WebSocket frame or HTTP body) the server reads. */
+export const MAX_CLIENT_MESSAGE_BYTES = 16 * 1024;
+
+// ----- container specs -----------------------------------------------------
+
+const NAME = '[A-Za-z0-9][A-Za-z0-9_.-]{0,127}';
+const SPEC_FORMS = [
+  [new RegExp(`^${NAME}$`), 'an `ip netns` name'],
+  [/^pid:[1-9]\d{0,9}$/, 'pid:PID'],
+  [new RegExp(`^(docker|podman):${NAME}$`), 'docker:NAME or podman:NAME'],
+  [/^\/proc\/[1-9]\d{0,9}\/ns\/net$/, '/proc/PID/ns/net'],
+  [new RegExp(`^/run/netns/${NAME}$`), '/run/netns/NAME'],
+] as const;
+export const SPEC_HELP = `a container spec: ${SPEC_FORMS.map(([, d]) => d).join(', ')}`;
+
+/**
+ * Whether text is a spec the daemon accepts from a client. Narrower than the
+ * CLI's (any nsfs path): a remote client can name namespaces, never walk the
+ * file system (`..`, other paths).
+ */
+export function specProblem(text: string): string | undefined {
+  if (text.includes('..')) return `"${text}" contains "..": path traversal is not accepted; use ${SPEC_HELP}`;
+  if (text === '.' || !SPEC_FORMS.some(([re]) => re.test(text))) return `"${text}" is not ${SPEC_HELP}`;
+  return undefined;
+}
+
+const spec = z.string().superRefine((s, ctx) => {
+  const p = specProblem(s);
+  if (p) ctx.addIssue({ code: 'custom', message: p });
+});
+
+/** A traced container, by its label or its netns inode in decimal. */
+const containerRef = z.string().min(1, 'name a container by label or netns inode').max(256);
+
+const rate = z.string().superRefine((s, ctx) => {
+  try {
+    parseRate(s);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+  }
+});
+
+const horizon = z.string().superRefine((s, ctx) => {
+  try {
+    parseHorizon(s);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+  }
+});
+
+// ----- client -> server ----------------------------------------------------
+
+const id = z.union([z.string().max(64), z.number().int()]).optional();
+
+export const LimitBody = z.strictObject({ rate, horizon: horizon.optional() });
+export type LimitBody = z.infer<typeof LimitBody>;
+
+export const ClientMessage = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('auth'), id, token: z.string().min(1).max(256) }),
+  z.strictObject({ type: z.literal('subscribe'), id, containers: z.array(containerRef).max(256).nullable() }),
+  z.strictObject({ type: z.literal('trace'), id, spec, label: z.string().min(1).max(64).optional() }),
+  z.strictObject({ type: z.literal('untrace'), id, container: containerRef }),
+  z.strictObject({ type: z.literal('limit'), id, container: containerRef, rate, horizon: horizon.optional() }),
+  z.strictObject({ type: z.literal('unlimit'), id, container: containerRef }),
+]);
+export type ClientMessage = z.infer<typeof ClientMessage>;
+export const MUTATIONS: ReadonlySet<ClientMessage['type']> = new Set(['trace', 'untrace', 'limit', 'unlimit']);
+
+/** GET /api/latencies.csv query. */
+export const CsvQuery = z.strictObject({
+  container: containerRef,
+  direction: z.enum(['egress', 'ingress', 'both']).default('both'),
+  /** epoch milliseconds, or a duration meaning "that long ago" (30s, 5m) */
+  since: z
+    .string()
+    .superRefine((s, ctx) => {
+      if (/^\d{12,}$/.test(s)) return;
+      try {
+        parseDuration(s, 'since');
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: `${(e as Error).message}, or epoch milliseconds (13 digits)` });
+      }
+    })
+    .optional(),
+  follow: z.enum(['0', '1']).default('1'),
+});
+export type CsvQuery = z.infer<typeof CsvQuery>;
+
+/** Turns a validated `since` into epoch ms (nowMs for "that long ago" forms). */
+export function sinceEpochMs(since: string | undefined, nowMs: number): number {
+  if (since === undefined) return 0;
+  if (/^\d{12,}$/.test(since)) return Number(since);
+  return nowMs - parseDuration(since) / 1e6;
+}
+
+/** One line per problem, naming the field and what it accepts. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((i) => {
+      const where = i.path.length ? i.path.join('.') : 'message';
+      if (i.code === 'invalid_union' && i.path.length === 0) return `${where}: unknown or missing "type"; use one of ${CLIENT_TYPES}`;
+      if (i.code === 'unrecognized_keys') return `${where}: unknown field(s) ${i.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+      return `${where}: ${i.message}`;
+    })
+    .join('; ');
+}
+const CLIENT_TYPES = 'auth, subscribe, trace, untrace, limit, unlimit';
+
+/** First field a validation error is about ('' for the message itself). */
+export function issueField(error: z.ZodError): string {
+  return error.issues[0]?.path.join('.') ?? '';
+}
+
+// ----- server -> client ----------------------------------------------------
+
+export type Direction = 'egress' | 'ingress';
+
+export interface LimitView {
+  rate_bytes_per_sec: number;
+  horizon_ns: number;
+  mode: 'fq' | 'police';
+  dev: string;
+}
+
+export interface ContainerView {
+  label: string;
+  netns: number;
+  spec: string;
+  traced: boolean;
+  limit: LimitView | null;
+}
+
+export interface DirectionSummary {
+  count: number; // records in the window
+  p50: number | null; // ns over the window; null when empty
+  p90: number | null;
+  p99: number | null;
+  p999: number | null;
+  pps: number; // packets/s at the container device over the last interval
+  bps: number; // bytes/s, likewise
+  coverage: number | null; // records / packets since tracing began
+  lost: number;
+  unmatched: number;
+  stale: number;
+}
+
+export interface LimitSummary extends LimitView {
+  achieved_bytes_per_sec: number;
+  delayed_packets: number;
+  drops: number;
+  backlog_bytes: number;
+}
+
+export interface ContainerSummary {
+  container: string;
+  netns: number;
+  traced: boolean;
+  directions: Record<Direction, DirectionSummary>;
+  limit: LimitSummary | null;
+}
+
+export interface Hello {
+  type: 'hello';
+  version: number;
+  server: 'macebpf';
+  clocksource: string;
+  serverTimeMs: number;
+  /** wall-clock ns of store time 0, as a decimal string (frames carry it too) */
+  baseNs: string;
+  windowS: number;
+  features: string[];
+  authenticated: boolean;
+  containers: ContainerView[];
+}
+
+export interface Summary {
+  type: 'summary';
+  serverTimeMs: number;
+  containers: ContainerSummary[];
+  /** ns of BPF run time per packet at traced containers' devices over the last interval; null while unknown */
+  bpfNsPerPacket: number | null;
+  /** this client's frames dropped because it did not keep up */
+  dropped: { frames: number; records: number };
+}
+
+export interface ContainersChanged {
+  type: 'containers';
+  containers: ContainerView[];
+}
+
+export interface Reply {
+  type: 'reply';
+  id?: string | number;
+  ok: true;
+  result: unknown;
+}
+
+export interface ErrorReply {
+  type: 'error';
+  id?: string | number;
+  /** bad_json, bad_message, unauthorized, not_found, conflict, failed, too_large */
+  code: string;
+  field?: string;
+  message: string;
+}
+
+export type ServerMessage = Hello | Summary | ContainersChanged | Reply | ErrorReply;

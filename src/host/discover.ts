@@ -1,0 +1,38 @@
+// discover.ts - network namespaces that could be traced: `ip netns` names
+// (lab containers among them), and running docker/podman containers where
+// those runtimes are installed. Bounded in time: a hung runtime CLI must not
+// hang the daemon's /api/containers.
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+
+export interface Candidate {
+  spec: string;
+  source: 'ip-netns' | 'lab' | 'docker' | 'podman';
+}
+
+const RUNTIME_TIMEOUT_MS = 3000;
+// The lab's container namespaces (src/lab/topology.ts names them so).
+const LAB_CONTAINER = /^mb-[a-z0-9]{1,12}-c\d+$/;
+
+function runtimeNames(cli: 'docker' | 'podman'): Promise<string[]> {
+  return new Promise((resolve) => {
+    execFile(cli, ['ps', '--format', '{{.Names}}'], { timeout: RUNTIME_TIMEOUT_MS, encoding: 'utf8' }, (err, out) => {
+      resolve(err ? [] : out.split('\n').map((s) => s.trim()).filter(Boolean));
+    });
+  });
+}
+
+export async function discoverNamespaces(): Promise<Candidate[]> {
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync('/run/netns').sort();
+  } catch {
+    // none was ever created
+  }
+  const [docker, podman] = await Promise.all([runtimeNames('docker'), runtimeNames('podman')]);
+  return [
+    ...names.map((n): Candidate => ({ spec: n, source: LAB_CONTAINER.test(n) ? 'lab' : 'ip-netns' })),
+    ...docker.map((n): Candidate => ({ spec: `docker:${n}`, source: 'docker' })),
+    ...podman.map((n): Candidate => ({ spec: `podman:${n}`, source: 'podman' })),
+  ];
+}

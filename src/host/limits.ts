@@ -1,0 +1,120 @@
+// limits.ts - the EDT egress limits this process holds (DESIGN §3), kept in
+// user space as well as in the kernel: which device, rate, horizon and mode,
+// and how to put the device back. The BPF side is the tracer's EDT program.
+import { backlogNs, bwLimitStatistics, decodeLimitState, type BwLimitStatistics, type LimitSample, type LimitState } from '../core/limit-state';
+import type { LimitView } from '../core/protocol';
+import { loadAddon } from './addon';
+import { monotonicNs } from './clock';
+import { defaultRouteIface } from './iface';
+import type { NetnsRef } from './netns';
+import { defaultHorizonNs, installFq, kernelHasFq, type LimitMode } from './qdisc';
+import type { Tracer } from './tracer';
+
+export interface LimitRequest {
+  rateBytesPerSec: number;
+  horizonNs?: number; // default: defaultHorizonNs(mode, rate)
+  dev?: string; // default: the device of the container's default route
+}
+
+export interface HeldLimit extends LimitView {
+  netns: NetnsRef;
+  restore?: () => void; // puts the device's qdisc back (fq mode)
+}
+
+export interface LimitReading {
+  view: Omit<LimitView, 'dev'> & { dev?: string };
+  stats: BwLimitStatistics;
+  state: LimitState;
+  backlogNs: number;
+  own: boolean; // held by this process
+}
+
+export class Limits {
+  private readonly held = new Map<number, HeldLimit>();
+
+  constructor(private readonly tracer: Tracer) {}
+
+  /** Backend of this kernel: pacing with fq, or policing without sch_fq. */
+  get mode(): LimitMode {
+    return kernelHasFq() ? 'fq' : 'police';
+  }
+
+  /** Sets or changes a container's limit; a change keeps the device and mode. */
+  set(netns: NetnsRef, req: LimitRequest): HeldLimit {
+    const old = this.held.get(netns.inode);
+    const dev = old?.dev ?? req.dev ?? defaultRouteIface(netns);
+    if (old && req.dev && req.dev !== old.dev) {
+      throw new Error(`${netns.label} is already limited on ${old.dev}; remove that limit before limiting ${req.dev}`);
+    }
+    const mode = old?.mode ?? this.mode;
+    const horizonNs = req.horizonNs ?? defaultHorizonNs(mode, req.rateBytesPerSec);
+    const restore = old ? old.restore : mode === 'fq' ? installFq(netns, dev) : undefined;
+    try {
+      this.tracer.limit(netns, dev, req.rateBytesPerSec, horizonNs, mode === 'fq');
+    } catch (err) {
+      if (!old) restore?.();
+      throw err;
+    }
+    const limit: HeldLimit = { netns, dev, mode, rate_bytes_per_sec: req.rateBytesPerSec, horizon_ns: horizonNs, restore };
+    this.held.set(netns.inode, limit);
+    return limit;
+  }
+
+  get(netnsInode: number): HeldLimit | undefined {
+    return this.held.get(netnsInode);
+  }
+
+  /** Removes a limit: detaches the program and restores the device. */
+  remove(netnsInode: number): void {
+    const l = this.held.get(netnsInode);
+    if (!l) throw new Error(`netns inode ${netnsInode} has no limit held by this process`);
+    this.held.delete(netnsInode);
+    try {
+      this.tracer.unlimit(netnsInode);
+    } finally {
+      l.restore?.();
+    }
+  }
+
+  state(netnsInode: number): LimitState {
+    return this.tracer.limitState(netnsInode);
+  }
+
+  /**
+   * A container's limit as held by this process or, failing that, by another
+   * macebpf process (`macebpf limit`, found among the kernel's maps), with
+   * Mesos' bw_limit statistics. Rates cover the time since the reading kept
+   * in `prev` (the caller's own, so readers do not shorten each other's interval).
+   */
+  read(netnsInode: number, prev: Map<number, LimitSample>): LimitReading | undefined {
+    const own = this.held.get(netnsInode);
+    let view: LimitReading['view'];
+    let sample: LimitSample;
+    if (own) {
+      view = own;
+      sample = { state: this.state(netnsInode), monoNs: monotonicNs() };
+    } else {
+      const found = loadAddon().findLimit(netnsInode);
+      if (!found) return undefined;
+      view = { rate_bytes_per_sec: found.rate, horizon_ns: found.horizonNs, mode: found.enforce ? 'fq' : 'police' };
+      sample = { state: decodeLimitState(found.state), monoNs: monotonicNs() };
+    }
+    const stats = bwLimitStatistics(sample, prev.get(netnsInode), view.rate_bytes_per_sec);
+    prev.set(netnsInode, sample);
+    return { view, stats, state: sample.state, backlogNs: backlogNs(sample), own: own !== undefined };
+  }
+
+  /** Removes every limit (restoring devices); errors are collected, not stopped at. */
+  removeAll(): void {
+    const errors: string[] = [];
+    for (const inode of [...this.held.keys()]) {
+      try {
+        this.remove(inode);
+      } catch (err) {
+        errors.push((err as Error).message);
+      }
+    }
+    if (errors.length) throw new Error(`removing limits failed: ${errors.join('; ')}`);
+  }
+}
+

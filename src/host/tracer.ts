@@ -1,0 +1,148 @@
+// tracer.ts - the handle over the native tracer (DESIGN §4): loads and
+// attaches the BPF programs, numbers traced containers for the kernel, and
+// hands out decoded record batches with the wall-clock offset of the batch.
+// close() resolves only after the poller's final drain was delivered, so a
+// consumer (CSV, WebSocket) has every record before it closes in turn.
+import { EventEmitter } from 'node:events';
+import { decodeCounters, type ContainerCounters } from '../core/counters';
+import { decodeLimitState, type LimitState } from '../core/limit-state';
+import { decodeRecords, type RecordColumns } from '../core/records';
+import { loadAddon, type NativeTracer, type ProgStats, type TracerOptions } from './addon';
+import { WallClock } from './clock';
+import type { OuterDevice } from './iface';
+import type { NetnsRef } from './netns';
+
+export type { TracerOptions } from './addon';
+
+export interface TracerEvents {
+  /** A decoded batch; offsetNs = wall clock − CLOCK_MONOTONIC when it arrived. */
+  batch: [cols: RecordColumns, offsetNs: bigint];
+}
+
+type State = 'open' | 'closing' | 'closed';
+
+export class Tracer extends EventEmitter<TracerEvents> {
+  private native: NativeTracer | undefined;
+  private state: State = 'open';
+  private closing: Promise<void> | undefined;
+  private readonly clock = new WallClock();
+  private readonly indexOf = new Map<number, number>(); // netns inode -> container index
+  private readonly finalCounters = new Map<number, ContainerCounters>();
+  private readonly outers: OuterDevice[] = [];
+  readonly sockets: boolean;
+
+  constructor(opts: TracerOptions = {}) {
+    super();
+    const { Tracer: Native } = loadAddon();
+    this.native = new Native(opts);
+    this.sockets = opts.tracing !== false && opts.sockets !== false;
+    if (opts.tracing !== false) this.native.onEvents((batch) => this.emit('batch', decodeRecords(batch), this.clock.offsetNs()));
+  }
+
+  get isOpen(): boolean {
+    return this.state === 'open';
+  }
+
+  get outerDevices(): readonly OuterDevice[] {
+    return this.outers;
+  }
+
+  addOuter(dev: OuterDevice): void {
+    this.live().setOuter(dev.netns.inode, dev.ifindex);
+    this.outers.push(dev);
+  }
+
+  /** Starts tracing a netns; returns its kernel container index (the same one if already traced). */
+  trace(netns: NetnsRef): number {
+    const known = this.indexOf.get(netns.inode);
+    if (known !== undefined) return known;
+    const used = new Set(this.indexOf.values());
+    let index = 1;
+    while (used.has(index)) index++;
+    const { maxContainers } = loadAddon().layout;
+    if (index >= maxContainers) {
+      throw new Error(`cannot trace ${netns.label}: already tracing ${maxContainers - 1} containers; untrace one first`);
+    }
+    this.live().trace(netns.inode, index);
+    this.indexOf.set(netns.inode, index);
+    return index;
+  }
+
+  untrace(netns: NetnsRef): void {
+    if (!this.indexOf.has(netns.inode)) throw new Error(`netns ${netns.label} (inode ${netns.inode}) is not traced`);
+    this.live().untrace(netns.inode);
+    this.indexOf.delete(netns.inode);
+  }
+
+  isTraced(netnsInode: number): boolean {
+    return this.indexOf.has(netnsInode);
+  }
+
+  /** Kernel counters of a container index (0: what belongs to no traced container); after close, the last reading. */
+  counters(index: number): ContainerCounters {
+    if (!this.native) {
+      const last = this.finalCounters.get(index);
+      if (!last) throw new Error(`no counters of container index ${index}: the tracer closed before it was traced`);
+      return last;
+    }
+    return decodeCounters(this.native.counters(index));
+  }
+
+  /** Kernel drops of a traced container, by reason. */
+  drops(index: number): Record<string, number> {
+    return this.live().drops(index);
+  }
+
+  /** Turns on the kernel's BPF run-time accounting for as long as this tracer is open. */
+  enableStats(): void {
+    this.live().enableStats();
+  }
+
+  progStats(): ProgStats[] {
+    return this.live().progStats();
+  }
+
+  limit(netns: NetnsRef, dev: string, rateBytesPerSec: number, horizonNs: number, enforce: boolean): void {
+    this.live().limit(netns.path, dev, netns.inode, rateBytesPerSec, horizonNs, enforce);
+  }
+
+  unlimit(netnsInode: number): void {
+    this.live().unlimit(netnsInode);
+  }
+
+  limitState(netnsInode: number): LimitState {
+    return decodeLimitState(this.live().limitState(netnsInode));
+  }
+
+  /** BPF_PROG_TEST_RUN of the EDT program on one frame, as seen from netns. */
+  edtTestRun(frame: ArrayBuffer, netns: NetnsRef): { verdict: number; tstamp: bigint } {
+    return this.live().edtTestRun(frame, netns.path);
+  }
+
+  /**
+   * Detaches the programs, delivers the records still in the ring buffer
+   * (the last 'batch' events fire before this resolves), keeps the final
+   * counters readable, then frees everything. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const native = this.native;
+      if (!native) return;
+      this.state = 'closing';
+      try {
+        await native.drain();
+        for (const index of [0, ...this.indexOf.values()]) this.finalCounters.set(index, decodeCounters(native.counters(index)));
+      } finally {
+        native.close();
+        this.native = undefined;
+        this.state = 'closed';
+      }
+    })();
+    return this.closing;
+  }
+
+  private live(): NativeTracer {
+    if (!this.native || this.state !== 'open') throw new Error(`tracer is ${this.state}: create a new one`);
+    return this.native;
+  }
+}

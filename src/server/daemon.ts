@@ -1,0 +1,182 @@
+// daemon.ts - the state `macebpf serve` serves (DESIGN §5): one tracer
+// feeding one record store, the limits it holds, the statistics collector,
+// and the operations clients may ask for. HTTP and WebSocket front ends call
+// these; they never touch the tracer themselves. Lifecycle: running →
+// closing → closed; close() removes limits, drains the tracer so the last
+// records reach every listener, then frees the kernel side.
+import { EventEmitter } from 'node:events';
+import type { LimitSample } from '../core/limit-state';
+import { specProblem, type ContainerView, type LimitBody } from '../core/protocol';
+import type { RecordColumns } from '../core/records';
+import type { StoredContainer } from '../core/store';
+import { parseHorizon, parseRate } from '../core/units';
+import type { TracerOptions } from '../host/addon';
+import { clocksource } from '../host/clock';
+import type { OuterDevice } from '../host/iface';
+import { Limits } from '../host/limits';
+import { resolveNetns, type NetnsRef } from '../host/netns';
+import { StatisticsCollector } from '../host/statistics';
+import { Tracing } from '../host/tracing';
+import type { ServerConfig } from './config';
+import { ApiError } from './errors';
+
+export interface DaemonEvents {
+  records: [cols: RecordColumns, t: Float64Array];
+  containers: [];
+}
+
+export type DaemonState = 'running' | 'closing' | 'closed';
+
+export class Daemon extends EventEmitter<DaemonEvents> {
+  readonly tracing: Tracing;
+  readonly limits: Limits;
+  readonly statistics: StatisticsCollector;
+  readonly clocksource = clocksource();
+  readonly features: string[];
+  readonly startedMs = Date.now();
+  private readonly refs = new Map<number, NetnsRef>();
+  private stateValue: DaemonState = 'running';
+  private closing: Promise<void> | undefined;
+
+  constructor(config: Pick<ServerConfig, 'ringCapacity' | 'windowS'>, tracer: TracerOptions, outer: OuterDevice) {
+    super();
+    this.tracing = new Tracing({ ...tracer, ringCapacity: config.ringCapacity, windowS: config.windowS });
+    try {
+      this.limits = new Limits(this.tracing.tracer);
+      this.statistics = new StatisticsCollector(this.tracing, (inode) => this.refs.get(inode), this.limits);
+      this.tracing.tracer.addOuter(outer);
+      let stats = 'bpf-run-time';
+      try {
+        this.tracing.tracer.enableStats();
+      } catch {
+        stats = 'no-bpf-run-time'; // BPF_ENABLE_STATS refused: no self-overhead figure
+      }
+      this.features = [this.tracing.tracer.sockets ? 'socket-stage' : 'no-socket-stage', `limits:${this.limits.mode}`, stats];
+    } catch (err) {
+      void this.tracing.close();
+      throw err;
+    }
+    this.tracing.on('records', (cols, t) => this.emit('records', cols, t));
+  }
+
+  get state(): DaemonState {
+    return this.stateValue;
+  }
+
+  get outer(): readonly OuterDevice[] {
+    return this.tracing.tracer.outerDevices;
+  }
+
+  ref(netns: number): NetnsRef | undefined {
+    return this.refs.get(netns);
+  }
+
+  /** A container this daemon knows (traced, or traced before), by label or netns inode. */
+  container(name: string): StoredContainer {
+    const c = this.tracing.store.find(name);
+    if (!c) {
+      const known = this.tracing.store.containers.map((x) => x.label);
+      throw new ApiError('not_found', `no container "${name}"${known.length ? ` (known: ${known.join(', ')})` : ' (none traced yet)'}; trace it first with POST /api/containers/{spec}/trace`, 'container');
+    }
+    return c;
+  }
+
+  /** A known container by label, netns inode or the spec it was traced with. */
+  containerBySpec(name: string): StoredContainer {
+    const bySpec = this.tracing.store.containers.find((c) => c.spec === name);
+    return bySpec ?? this.container(name);
+  }
+
+  views(): ContainerView[] {
+    return this.tracing.store.containers.map((c) => this.view(c));
+  }
+
+  view(c: StoredContainer): ContainerView {
+    const l = this.limits.get(c.netns);
+    return {
+      label: c.label,
+      netns: c.netns,
+      spec: c.spec,
+      traced: c.traced,
+      limit: l ? { rate_bytes_per_sec: l.rate_bytes_per_sec, horizon_ns: l.horizon_ns, mode: l.mode, dev: l.dev } : null,
+    };
+  }
+
+  /**
+   * Starts tracing a netns. remote: the spec came from a client, so only the
+   * forms of protocol.specProblem are accepted (no file-system paths).
+   */
+  trace(spec: string, opts: { label?: string; remote: boolean }): StoredContainer {
+    this.running();
+    if (opts.remote) {
+      const problem = specProblem(spec);
+      if (problem) throw new ApiError('bad_request', problem, 'spec');
+    }
+    let ref: NetnsRef;
+    try {
+      ref = resolveNetns(spec);
+    } catch (err) {
+      throw new ApiError('not_found', (err as Error).message, 'spec');
+    }
+    const existing = this.tracing.store.byNetnsInode(ref.inode);
+    if (existing?.traced) return existing;
+    const c = this.tracing.trace(ref, opts.label ?? existing?.label ?? ref.label);
+    this.refs.set(ref.inode, ref);
+    this.statistics.baseline(ref);
+    this.emit('containers');
+    return c;
+  }
+
+  untrace(name: string): StoredContainer {
+    this.running();
+    const c = this.container(name);
+    if (!c.traced) throw new ApiError('conflict', `container "${c.label}" is not traced`, 'container');
+    this.tracing.untrace(this.refs.get(c.netns)!);
+    this.emit('containers');
+    return c;
+  }
+
+  setLimit(name: string, body: LimitBody): StoredContainer {
+    this.running();
+    const c = this.container(name);
+    const ref = this.refs.get(c.netns)!;
+    try {
+      this.limits.set(ref, { rateBytesPerSec: parseRate(body.rate), horizonNs: body.horizon === undefined ? undefined : parseHorizon(body.horizon) });
+    } catch (err) {
+      throw new ApiError('failed', `limiting ${c.label} failed: ${(err as Error).message}`);
+    }
+    this.emit('containers');
+    return c;
+  }
+
+  unlimit(name: string): StoredContainer {
+    this.running();
+    const c = this.container(name);
+    if (!this.limits.get(c.netns)) throw new ApiError('conflict', `container "${c.label}" has no limit`, 'container');
+    this.limits.remove(c.netns);
+    this.emit('containers');
+    return c;
+  }
+
+  /** bw_limit readings with the caller's own previous samples (rates over its interval). */
+  limitReading(netns: number, prev: Map<number, LimitSample>): ReturnType<Limits['read']> {
+    return this.limits.read(netns, prev);
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.stateValue = 'closing';
+      try {
+        this.limits.removeAll();
+      } finally {
+        await this.tracing.close(); // last 'records' events fire before this resolves
+        this.stateValue = 'closed';
+      }
+    })();
+    return this.closing;
+  }
+
+  private running(): void {
+    if (this.stateValue !== 'running') throw new ApiError('unavailable', `the daemon is ${this.stateValue}; try again after it restarts`);
+  }
+}

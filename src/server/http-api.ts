@@ -1,0 +1,168 @@
+// http-api.ts - the daemon's HTTP endpoints (DESIGN §5). Every input is
+// validated (core/protocol.ts schemas); a bad request gets a 4xx JSON error
+// naming the field and the accepted form, and the server keeps serving.
+// Mutations need the bearer token; reads need none.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { CsvQuery, LimitBody, sinceEpochMs } from '../core/protocol';
+import type { Direction } from '../core/records';
+import { discoverNamespaces } from '../host/discover';
+import { Token } from './auth';
+import type { ServerConfig } from './config';
+import { CsvStream } from './csv-stream';
+import type { Daemon } from './daemon';
+import { ApiError } from './errors';
+import type { Metrics } from './metrics';
+import { runMutation } from './mutations';
+import type { Sampler } from './sampler';
+import { serveStatic } from './static';
+
+const TraceBody = z.strictObject({ label: z.string().min(1).max(64).optional() });
+
+export interface HttpContext {
+  daemon: Daemon;
+  token: Token;
+  config: ServerConfig;
+  metrics: Metrics;
+  sampler: Sampler;
+  csvStreams: Set<CsvStream>;
+  clients: () => number;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body, null, 2) + '\n';
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', ...headers });
+  res.end(text);
+}
+
+export function sendError(res: ServerResponse, err: unknown): void {
+  const e = ApiError.from(err);
+  if (res.headersSent) {
+    res.destroy(); // mid-stream: the only honest signal left
+    return;
+  }
+  const headers: Record<string, string> = { ...e.headers, ...(e.code === 'unauthorized' ? { 'WWW-Authenticate': 'Bearer' } : {}) };
+  if (e.code === 'too_large') headers.Connection = 'close';
+  sendJson(res, e.status, { error: e.toJSON() }, headers);
+}
+
+// Reads a JSON body of at most limit bytes; an empty body is {}.
+async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) throw new ApiError('too_large', `request body of ${declared} bytes is over the limit of ${limit} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new ApiError('too_large', `request body is over the limit of ${limit} bytes`);
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  if (text === '') return {};
+  const type = req.headers['content-type'] ?? '';
+  if (!/^application\/json\b/i.test(type)) throw new ApiError('bad_request', `Content-Type is ${JSON.stringify(type)}; send the body as application/json`, 'content-type');
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ApiError('bad_json', `request body is not JSON (${(e as Error).message}); e.g. {"rate":"100mbit","horizon":"10ms"}`);
+  }
+}
+
+function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+  const r = schema.safeParse(value);
+  if (!r.success) throw ApiError.invalid(r.error);
+  return r.data;
+}
+
+function requireToken(ctx: HttpContext, req: IncomingMessage): void {
+  const given = Token.fromRequest(req);
+  if (given === undefined) throw new ApiError('unauthorized', 'this request changes the daemon and needs "Authorization: Bearer TOKEN" (the token file serve printed at start)', 'authorization');
+  if (!ctx.token.matches(given)) throw new ApiError('unauthorized', 'wrong bearer token: use the one in the token file serve printed at start', 'authorization');
+}
+
+function decodeSegment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw new ApiError('bad_request', `path segment ${JSON.stringify(s)} is not valid percent-encoding`, 'spec');
+  }
+}
+
+function methodNotAllowed(allow: string[], method: string, path: string): never {
+  throw new ApiError('method_not_allowed', `${method} is not allowed on ${path}; use ${allow.join(' or ')}`, undefined, { Allow: allow.join(', ') });
+}
+
+export async function handleHttp(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  const method = req.method ?? 'GET';
+  const path = url.pathname;
+  const { daemon } = ctx;
+
+  if (path === '/healthz') {
+    if (method !== 'GET') methodNotAllowed(['GET'], method, path);
+    return sendJson(res, daemon.state === 'running' ? 200 : 503, {
+      status: daemon.state === 'running' ? 'ok' : daemon.state,
+      uptime_s: (Date.now() - daemon.startedMs) / 1000,
+      traced: daemon.tracing.store.traced.length,
+      clients: ctx.clients(),
+    });
+  }
+  if (path === '/metrics') {
+    if (method !== 'GET') methodNotAllowed(['GET'], method, path);
+    const text = await ctx.metrics.text();
+    res.writeHead(200, { 'Content-Type': ctx.metrics.contentType, 'Cache-Control': 'no-store' });
+    return void res.end(text);
+  }
+  if (path === '/monitor/statistics.json') {
+    if (method !== 'GET') methodNotAllowed(['GET'], method, path);
+    return sendJson(res, 200, daemon.state === 'running' ? daemon.statistics.collect() : []);
+  }
+  if (path === '/api/containers') {
+    if (method !== 'GET') methodNotAllowed(['GET'], method, path);
+    const summaries = new Map(ctx.sampler.latest.containers.map((s) => [s.netns, s]));
+    const traced = daemon.views().map((v) => {
+      const s = summaries.get(v.netns);
+      const c = daemon.container(v.label);
+      const k = c.traced ? daemon.tracing.tracer.counters(c.index) : undefined;
+      return {
+        ...v,
+        records: c.records,
+        counters: k ? { egress: k.egress, ingress: k.ingress } : null,
+        rates: s ? { egress: { pps: s.directions.egress.pps, bps: s.directions.egress.bps }, ingress: { pps: s.directions.ingress.pps, bps: s.directions.ingress.bps } } : null,
+      };
+    });
+    const known = new Set(daemon.views().map((v) => v.spec));
+    const candidates = (await discoverNamespaces()).filter((c) => !known.has(c.spec));
+    return sendJson(res, 200, { containers: traced, candidates });
+  }
+  if (path === '/api/latencies.csv') {
+    if (method !== 'GET') methodNotAllowed(['GET'], method, path);
+    const q = parse(CsvQuery, Object.fromEntries(url.searchParams));
+    if ([...url.searchParams.keys()].length !== new Set(url.searchParams.keys()).size) throw new ApiError('bad_request', 'a query parameter is repeated; give each once');
+    const c = daemon.container(q.container);
+    const dirs: Direction[] = q.direction === 'both' ? ['egress', 'ingress'] : [q.direction];
+    const sinceT = q.since === undefined ? -Infinity : daemon.tracing.store.tOfWallMs(sinceEpochMs(q.since, Date.now()));
+    const stream = new CsvStream(daemon, c, dirs, sinceT, res, q.follow === '1' && daemon.state === 'running');
+    ctx.csvStreams.add(stream);
+    await stream.done;
+    ctx.csvStreams.delete(stream);
+    return;
+  }
+  const m = /^\/api\/containers\/([^/]+)\/(trace|limit)$/.exec(path);
+  if (m) {
+    const name = decodeSegment(m[1]);
+    const what = m[2];
+    const allowed = what === 'trace' ? ['POST', 'DELETE'] : ['PUT', 'DELETE'];
+    if (!allowed.includes(method)) methodNotAllowed(allowed, method, path);
+    requireToken(ctx, req);
+    const body = await readJson(req, ctx.config.maxMessageBytes);
+    let view;
+    if (what === 'trace' && method === 'POST') view = runMutation(daemon, { type: 'trace', spec: name, label: parse(TraceBody, body).label });
+    else if (what === 'trace') view = runMutation(daemon, { type: 'untrace', container: daemon.containerBySpec(name).label });
+    else if (method === 'PUT') view = runMutation(daemon, { type: 'limit', container: daemon.containerBySpec(name).label, ...parse(LimitBody, body) });
+    else view = runMutation(daemon, { type: 'unlimit', container: daemon.containerBySpec(name).label });
+    return sendJson(res, 200, { container: view });
+  }
+  if (path.startsWith('/api/')) throw new ApiError('not_found', `no endpoint ${path}; see GET /api/containers, /api/latencies.csv, /monitor/statistics.json, /metrics, /healthz`);
+  if (method !== 'GET' && method !== 'HEAD') methodNotAllowed(['GET'], method, path);
+  return serveStatic(req, res, path);
+}
