@@ -62,6 +62,8 @@ export class Metrics {
   ) {
     const r = this.registry;
     collectDefaultMetrics({ register: r, prefix: 'macebpf_' });
+    // prom-client names these gauges *_total, which Prometheus reserves for counters.
+    for (const g of ['active_handles_total', 'active_requests_total', 'active_resources_total']) r.removeSingleMetric(`macebpf_nodejs_${g}`);
     const store = daemon.tracing.store;
 
     this.gauge('macebpf_traced_containers', 'Containers (network namespaces) being traced.', [], () => [[{}, store.traced.length]]);
