@@ -8,7 +8,7 @@ import { parseCommandLine, USAGE } from './commands/options';
 import { runServe } from './commands/serve';
 import { runStats } from './commands/stats';
 import { runTrace } from './commands/trace';
-import { EXIT, install, report, shutdown } from './entry';
+import { EXIT, install, report, shutdown, signalsEndNormally } from './entry';
 
 async function main(argv: string[]): Promise<void> {
   const cmd = parseCommandLine(argv);
@@ -23,8 +23,10 @@ async function main(argv: string[]): Promise<void> {
     case 'stats':
       return runStats(cmd.args);
     case 'serve':
+      signalsEndNormally();
       return runServe(cmd.args);
     case 'demo':
+      signalsEndNormally();
       return runDemo(cmd.args);
     case 'lab':
       if (cmd.action === 'up') return runLabUp(cmd.containers);
@@ -38,6 +40,6 @@ main(process.argv.slice(2)).then(
   () => shutdown(EXIT.ok),
   (err: Error) => {
     report(err.message);
-    void shutdown(err.name === 'UsageError' ? EXIT.usage : EXIT.error);
+    void shutdown(EXIT.error);
   },
 );

@@ -5,14 +5,20 @@
 import { runCleanups } from './commands/lifecycle';
 import { loadAddon } from './host/addon';
 
-/** Exit codes (README): 0 done, 1 error, 2 usage, 129 SIGHUP, 130 SIGINT, 141 output closed, 143 SIGTERM. */
-export const EXIT = { ok: 0, error: 1, usage: 2, sighup: 129, sigint: 130, outputClosed: 141, sigterm: 143 } as const;
+/** Exit codes (README): 0 done (and serve/demo stopped by a signal), 1 error, 129 SIGHUP, 130 SIGINT, 141 output closed, 143 SIGTERM. */
+export const EXIT = { ok: 0, error: 1, sighup: 129, sigint: 130, outputClosed: 141, sigterm: 143 } as const;
 
 const OUTPUT_POLL_MS = 200; // lost output is noticed within this, even while nothing is written
 const CLEANUP_DEADLINE_MS = 15_000; // a stuck cleanup must not keep the process forever
 
 let stderrAlive = true;
 let exiting: number | undefined;
+let signalsAreNormalStop = false;
+
+/** For daemons (serve, demo): SIGINT/SIGTERM/SIGHUP are how they are meant to stop, so they exit 0. */
+export function signalsEndNormally(): void {
+  signalsAreNormalStop = true;
+}
 
 /** Writes a line to stderr unless stderr is gone (then the line has nowhere to go). */
 export function report(msg: string): void {
@@ -57,7 +63,7 @@ function watchOutputs(): void {
 
 export function install(): void {
   const signals = { SIGINT: EXIT.sigint, SIGTERM: EXIT.sigterm, SIGHUP: EXIT.sighup } as const;
-  for (const [sig, code] of Object.entries(signals)) process.on(sig, () => void shutdown(code));
+  for (const [sig, code] of Object.entries(signals)) process.on(sig, () => void shutdown(signalsAreNormalStop ? EXIT.ok : code));
   // A write to a closed pipe is an 'error' event, not a crash; with no
   // listener it would throw, and reporting that on a dead stderr would throw again.
   process.stdout.on('error', () => outputClosed('stdout'));

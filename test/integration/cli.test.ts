@@ -114,7 +114,7 @@ describe.skipIf(skipUnlessRoot)('macebpf CLI (root, real kernel)', () => {
 
   it('a SIGKILLed demo leaves its lab; the next demo removes it, and its own on exit', async () => {
     const before = new Set(listLabs().map((l) => l.id));
-    const d1 = cli(['demo', '--duration', '60']);
+    const d1 = cli(['demo', '--duration', '60', '--port', '0']);
     await until('the demo to trace', () => d1.stderr().includes('tracing'), 30_000);
     const killedLab = listLabs().find((l) => !before.has(l.id) && l.ownerPid === d1.child.pid);
     expect(killedLab).toBeDefined();
@@ -122,7 +122,7 @@ describe.skipIf(skipUnlessRoot)('macebpf CLI (root, real kernel)', () => {
     await d1.exited;
     expect((await netnsList()).some((n) => n.startsWith(`mb-${killedLab!.id}-`))).toBe(true);
 
-    const d2 = cli(['demo', '--duration', '2']);
+    const d2 = cli(['demo', '--duration', '2', '--port', '0']);
     const exit = await d2.exited;
     expect(exit.code, d2.stderr()).toBe(0);
     expect(d2.stdout()).toMatch(/egress/);
