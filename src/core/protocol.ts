@@ -110,7 +110,7 @@ export function describeIssues(error: z.ZodError): string {
   return error.issues
     .map((i) => {
       const where = i.path.length ? i.path.join('.') : 'message';
-      if (i.code === 'invalid_union' && i.path.length === 0) return `${where}: unknown or missing "type"; use one of ${CLIENT_TYPES}`;
+      if ((i.code === 'invalid_union' && i.path.length === 0) || (i.path.length === 1 && i.path[0] === 'type')) return `${where}: unknown or missing "type"; use one of ${CLIENT_TYPES}`;
       if (i.code === 'unrecognized_keys') return `${where}: unknown field(s) ${i.keys.map((k) => JSON.stringify(k)).join(', ')}`;
       return `${where}: ${i.message}`;
     })

@@ -22,7 +22,7 @@ export interface ServerConfig {
   /** JSON messages still queue up to this, then the client is disconnected (1008) */
   clientHardLimitBytes: number;
   maxClients: number;
-  /** ping interval; a client that has not answered the previous ping is ended */
+  /** ping interval; a client that left two pings unanswered is ended (after 2-3 intervals) */
   heartbeatMs: number;
   maxMessageBytes: number;
 }
@@ -34,7 +34,7 @@ export const DEFAULTS: Omit<ServerConfig, 'host' | 'port'> = {
   clientBufferBytes: 4 << 20,
   clientHardLimitBytes: 8 << 20,
   maxClients: 32,
-  heartbeatMs: 15_000,
+  heartbeatMs: 20_000,
   maxMessageBytes: MAX_CLIENT_MESSAGE_BYTES,
 };
 

@@ -5,7 +5,7 @@
 // up loses record frames (counted, and reported to it in its summaries), never
 // the server's memory: past clientBufferBytes unsent, frames are dropped;
 // past clientHardLimitBytes, the client is disconnected. A heartbeat ends
-// clients that stopped answering pings.
+// clients that left two pings unanswered (after 2-3 heartbeat intervals).
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
@@ -19,6 +19,8 @@ import type { Daemon } from './daemon';
 import { ApiError } from './errors';
 import { runMutation } from './mutations';
 
+const HEARTBEAT_MISSES = 2;
+
 /** Close codes (RFC 6455 and the private range). */
 export const CLOSE = { goingAway: 1001, policy: 1008, tooBig: 1009, overloaded: 1013, unresponsive: 4000 } as const;
 
@@ -28,7 +30,7 @@ class Client {
   subscription: Set<number> | null = null;
   droppedFrames = 0;
   droppedRecords = 0;
-  alive = true;
+  missedPongs = 0;
 
   constructor(
     readonly ws: WebSocket,
@@ -112,7 +114,7 @@ export class WsHub {
   private connected(ws: WebSocket, authenticated: boolean): void {
     const c = new Client(ws, authenticated);
     this.clients.add(c);
-    ws.on('pong', () => (c.alive = true));
+    ws.on('pong', () => (c.missedPongs = 0));
     ws.on('message', (data, isBinary) => this.onMessage(c, data, isBinary));
     ws.on('close', () => this.clients.delete(c));
     ws.on('error', () => this.clients.delete(c)); // e.g. oversized frame: ws closes with 1009 itself
@@ -210,12 +212,14 @@ export class WsHub {
 
   private beat(): void {
     for (const c of this.clients) {
-      if (!c.alive) {
+      // Two unanswered pings: gone (a client that only paused reading for
+      // less than that answers once it reads again, and hears of its drops).
+      if (c.missedPongs >= HEARTBEAT_MISSES) {
         c.ws.terminate();
         this.clients.delete(c);
         continue;
       }
-      c.alive = false;
+      c.missedPongs++;
       c.ws.ping();
     }
   }
