@@ -1,0 +1,166 @@
+// How commands end, as a user meets it: output that goes away (`| head`),
+// signals at any moment (during start-up, during shutdown), and the closing
+// batch (every record the kernel emitted reaches the CSV). Each time, what
+// the command made is gone: BPF programs, lab namespaces, token files,
+// listening sockets. Root only.
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CSV_HEADER } from '../../src/core/csv';
+import { sleep } from '../../src/lab/exec';
+import { labDown, labUp, netnsList, reapLabs, type Lab } from '../../src/lab/topology';
+import { killAllTraffic, ping } from '../../src/lab/traffic';
+import { leftoverPrograms, ourProgramIds } from '../support/bpf';
+import { assertBuilt, CLI, cli, killCli, until, type Cli } from '../support/cli';
+import { isRoot, skipUnlessRoot } from '../support/root';
+
+const EXIT_OUTPUT_CLOSED = 141;
+
+describe.skipIf(skipUnlessRoot)('command lifecycle (root, real kernel, lab)', () => {
+  let lab: Lab;
+  let tmp: string;
+  let traceArgs: string[];
+  let serveArgs: (token: string) => string[];
+
+  beforeAll(async () => {
+    if (!isRoot) throw new Error('lifecycle tests need root (CI=true: they must run, not skip)');
+    assertBuilt();
+    await reapLabs();
+    lab = await labUp({ containers: 2 });
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'macebpf-life-'));
+    const outer = ['--outer', lab.host.uplink, '--outer-netns', lab.host.name];
+    traceArgs = ['trace', '--netns', lab.containers[0].name, ...outer];
+    serveArgs = (token) => ['serve', '--port', '0', '--token-file', token, '--netns', lab.containers[0].name, ...outer];
+  });
+
+  afterAll(async () => {
+    killCli();
+    killAllTraffic();
+    if (lab) await labDown(lab);
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  // What a finished command must not leave behind.
+  async function expectNothingLeft(p: Cli, progsBefore: Set<number>, nsBefore: string[], token?: string): Promise<void> {
+    expect(await leftoverPrograms(p.child.pid!, progsBefore)).toEqual([]);
+    expect((await netnsList()).filter((n) => !nsBefore.includes(n))).toEqual([]);
+    if (token) expect(fs.existsSync(token)).toBe(false);
+    expect(fs.existsSync(`/proc/${p.child.pid}`)).toBe(false);
+  }
+
+  const started = (p: Cli, what: RegExp): Promise<void> => until(`start: ${what}`, () => what.test(p.stderr()) || p.child.exitCode !== null, 30_000);
+
+  it.each([
+    ['trace', /tracing/],
+    ['serve', /serving http/],
+    ['demo', /serving http/],
+  ])('%s ends within a second of its stdout reader going away, with exit code 141, leaving nothing', async (cmd, ready) => {
+    const progs = await ourProgramIds();
+    const ns = await netnsList();
+    const token = path.join(tmp, `${cmd}.token`);
+    const args = cmd === 'trace' ? traceArgs : cmd === 'serve' ? serveArgs(token) : ['demo', '--port', '0'];
+    const p = cli(args);
+    await started(p, ready);
+    const t0 = performance.now();
+    p.child.stdout!.destroy(); // the reader goes away, as `| head` does when it has its lines
+    const exit = await p.exited;
+    const ms = performance.now() - t0;
+    console.log(`${cmd}: ended ${ms.toFixed(0)} ms after its stdout reader went away`);
+    expect(exit.code, p.stderr()).toBe(EXIT_OUTPUT_CLOSED);
+    expect(ms).toBeLessThan(cmd === 'demo' ? 3000 : 1500); // demo also deletes its lab's namespaces
+    await expectNothingLeft(p, progs, ns, cmd === 'serve' ? token : undefined);
+  });
+
+  it('`macebpf demo 2>&1 | head -3` ends soon after head exits and removes its lab', async () => {
+    const ns = await netnsList();
+    const sh = spawn('bash', ['-c', `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} demo --port 0 2>&1 | head -3`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let headDone = 0;
+    sh.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (!headDone && out.split('\n').length > 3) headDone = performance.now();
+    });
+    const code = await new Promise<number | null>((r) => sh.on('close', r));
+    const ms = performance.now() - (headDone || performance.now());
+    console.log(`demo | head -3: pipeline ended ${ms.toFixed(0)} ms after head printed its lines`);
+    expect(out.split('\n').filter(Boolean)).toHaveLength(3);
+    expect(code).toBe(0); // the pipeline's status is head's
+    expect(ms).toBeLessThan(3000);
+    expect((await netnsList()).filter((n) => !ns.includes(n))).toEqual([]);
+  });
+
+  it('trace ends when its stderr reader goes away', async () => {
+    const progs = await ourProgramIds();
+    const p = cli(traceArgs);
+    await started(p, /tracing/);
+    p.child.stderr!.destroy();
+    const exit = await p.exited;
+    expect(exit.code).toBe(EXIT_OUTPUT_CLOSED);
+    await expectNothingLeft(p, progs, await netnsList());
+  });
+
+  it.each([0, 50, 150, 300, 600])('serve given SIGTERM %i ms into its start-up leaves nothing', async (delayMs) => {
+    const progs = await ourProgramIds();
+    const ns = await netnsList();
+    const token = path.join(tmp, `startup-${delayMs}.token`);
+    const p = cli(serveArgs(token));
+    await sleep(delayMs);
+    p.child.kill('SIGTERM');
+    const exit = await p.exited;
+    expect([0, null], p.stderr()).toContain(exit.code); // null: killed before its handlers were installed
+    await expectNothingLeft(p, progs, ns, token);
+  });
+
+  it.each([100, 400, 900])('demo given SIGTERM %i ms into its start-up removes the lab it was building', async (delayMs) => {
+    const progs = await ourProgramIds();
+    const ns = await netnsList();
+    const p = cli(['demo', '--port', '0']);
+    await sleep(delayMs);
+    p.child.kill('SIGTERM');
+    const exit = await p.exited;
+    expect([0, null], p.stderr()).toContain(exit.code);
+    await expectNothingLeft(p, progs, ns);
+  });
+
+  it.each(['serve', 'demo'])('%s given a second SIGTERM during its shutdown still leaves nothing', async (cmd) => {
+    const progs = await ourProgramIds();
+    const ns = await netnsList();
+    const token = path.join(tmp, `twice-${cmd}.token`);
+    const p = cli(cmd === 'serve' ? serveArgs(token) : ['demo', '--port', '0']);
+    await started(p, /serving http/);
+    p.child.kill('SIGTERM');
+    await sleep(20);
+    p.child.kill('SIGTERM');
+    await sleep(20);
+    p.child.kill('SIGINT');
+    const exit = await p.exited;
+    expect(exit.code, p.stderr()).toBe(0);
+    await expectNothingLeft(p, progs, ns, cmd === 'serve' ? token : undefined);
+  });
+
+  it('the closing batch: trace --duration with a flood ping writes one CSV row per record the kernel emitted', async () => {
+    const csv = path.join(tmp, 'flood.csv');
+    const p = cli([...traceArgs, '--duration', '3', '--csv', csv]);
+    await started(p, /tracing/);
+    // Back-to-back pings until the very end, so records are in flight when tracing stops.
+    const flood = ping(lab.containers[0].name, lab.target.ip4, { count: 1_000_000, intervalS: 0, flood: true, waitS: 1 }).catch(() => undefined);
+    const exit = await p.exited;
+    killAllTraffic();
+    await flood;
+    expect(exit.code, p.stderr()).toBe(0);
+    const rows = fs.readFileSync(csv, 'utf8').trimEnd().split('\n');
+    expect(rows[0]).toBe(CSV_HEADER);
+    // Final table: container, dir, records, events, …, lost (last column).
+    const table = p.stdout().split('\n').filter((l) => l.startsWith(lab.containers[0].name)).map((l) => l.trim().split(/\s+/));
+    expect(table).toHaveLength(2);
+    const events = table.reduce((s, r) => s + Number(r[3]), 0);
+    const delivered = table.reduce((s, r) => s + Number(r[2]), 0);
+    const lost = table.reduce((s, r) => s + Number(r.at(-1)), 0);
+    console.log(`closing batch: ${rows.length - 1} CSV rows, ${events} kernel events, ${lost} lost`);
+    expect(events).toBeGreaterThan(1000);
+    expect(delivered).toBe(events);
+    expect(rows.length - 1).toBe(events);
+  });
+});
