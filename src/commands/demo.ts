@@ -6,9 +6,7 @@ import { labDown, labUp, reapLabs } from '../lab/topology';
 import { killAllTraffic, ping } from '../lab/traffic';
 import { describeLab } from './lab';
 import { onShutdown } from './lifecycle';
-import { liveTable } from './live-table';
-import { startServer } from './serve';
-import { untilStopped } from './stop';
+import { serveUntilStopped, startServer } from './serve';
 
 const PING_INTERVAL_S = 0.05;
 
@@ -44,9 +42,5 @@ export async function runDemo(args: DemoArgs): Promise<void> {
     outerNetns: lab.host.name,
   });
   process.stderr.write(`macebpf: dashboard ${server.url}#token=${server.token.value}\n`);
-  const stopTable = liveTable(server.daemon.tracing);
-  await untilStopped(args.durationNs, async () => {
-    stopTable();
-    await server.close();
-  });
+  await serveUntilStopped(server, args.durationNs);
 }

@@ -23,8 +23,8 @@ commands:
   stats --netns SPEC [--netns SPEC...] [--interval DUR] [--count N]
                        Mesos-style statistics JSON (net_*, bw_limit, latency)
   serve [--host 127.0.0.1] [--port 8640] [--netns SPEC...] [--outer IFACE]
-        [--outer-netns SPEC] [--token-file PATH] [--inflight N] [--max-age DUR]
-        [--no-sockets]
+        [--outer-netns SPEC] [--token-file PATH] [--duration S] [--inflight N]
+        [--max-age DUR] [--no-sockets]
                        daemon: HTTP + WebSocket API, dashboard, /metrics,
                        /monitor/statistics.json; tracing and limits switched
                        at run time
@@ -155,7 +155,15 @@ export function parseCommandLine(argv: string[]): Command {
       const { values } = parseArgs({
         args: rest,
         strict: true,
-        options: { ...SERVER_OPTIONS, ...TRACER_OPTIONS, netns: { type: 'string', multiple: true }, outer: { type: 'string' }, 'outer-netns': { type: 'string' }, 'token-file': { type: 'string' } },
+        options: {
+          ...SERVER_OPTIONS,
+          ...TRACER_OPTIONS,
+          netns: { type: 'string', multiple: true },
+          outer: { type: 'string' },
+          'outer-netns': { type: 'string' },
+          'token-file': { type: 'string' },
+          duration: { type: 'string' },
+        },
       });
       return {
         name: 'serve',
@@ -166,6 +174,7 @@ export function parseCommandLine(argv: string[]): Command {
           outerNetns: values['outer-netns'],
           tokenFile: values['token-file'],
           tracer: tracerOpts(values),
+          durationNs: durationOpt(values.duration, '--duration'),
         },
       };
     }

@@ -5,7 +5,7 @@ import type { TracerOptions } from '../host/addon';
 import { resolveOuter } from '../host/iface';
 import { Server } from '../server/server';
 import { onShutdown } from './lifecycle';
-import { liveTable } from './live-table';
+import { finalTable, liveTable, tableRows } from './live-table';
 import { untilStopped } from './stop';
 
 export interface ServeArgs {
@@ -35,11 +35,17 @@ export async function startServer(args: ServeArgs): Promise<Server> {
   return server;
 }
 
-export async function runServe(args: ServeArgs): Promise<void> {
-  const server = await startServer(args);
-  const stopTable = liveTable(server.daemon.tracing);
-  await untilStopped(args.durationNs, async () => {
+/** Serves until --duration or a stop, with the live table on a TTY; prints the table once more at the end. */
+export async function serveUntilStopped(server: Server, durationNs: number | undefined): Promise<void> {
+  const tracing = server.daemon.tracing;
+  const stopTable = liveTable(tracing);
+  await untilStopped(durationNs, async () => {
     stopTable();
     await server.close();
+    process.stdout.write(finalTable(tableRows(tracing)));
   });
+}
+
+export async function runServe(args: ServeArgs): Promise<void> {
+  await serveUntilStopped(await startServer(args), args.durationNs);
 }

@@ -1,6 +1,7 @@
 // Child-process helpers for the lab: bounded run time, errors that name the
 // command and its stderr, and a registry so every child we start can be
-// killed by its own pid (on stop, on test failure, on process exit).
+// killed by its own pid (on stop, on test failure; the CLI's shutdown and
+// the tests' afterAll call killChildren).
 import { spawn, type ChildProcess } from 'node:child_process';
 
 export class CommandError extends Error {
@@ -66,8 +67,6 @@ export function killChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL
 export function killChildren(): void {
   for (const child of live) killChild(child);
 }
-
-process.once('exit', killChildren);
 
 export function quote(cmd: string, args: readonly string[]): string {
   return [cmd, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');

@@ -1,6 +1,6 @@
 // Traffic generators run inside namespaces (`ip netns exec NS …`, which execs
 // the tool in place, so the pid we hold is the tool's own). Every child has a
-// time bound and is tracked so killAllTraffic() / process exit kill it by pid.
+// time bound and is tracked so killAllTraffic() kills it by pid.
 import { spawn } from 'node:child_process';
 import { parsePing, type PingResult } from '../core/ping-output';
 import { CommandError, isRunning, killChild, killChildren, nsExec, quote, sleep, track } from './exec';

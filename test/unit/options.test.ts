@@ -73,3 +73,24 @@ describe('parseCommandLine: limit and stats', () => {
     expect(() => parseCommandLine(argv)).toThrow(message);
   });
 });
+
+describe('parseCommandLine serve', () => {
+  it('defaults to loopback and port 8640, takes every option once', () => {
+    expect(parseCommandLine(['serve'])).toEqual({
+      name: 'serve',
+      args: { host: '127.0.0.1', port: 8640, netns: [], outer: undefined, outerNetns: undefined, tokenFile: undefined, durationNs: undefined, tracer: { inflightEntries: undefined, maxAgeNs: undefined, sockets: true } },
+    });
+    const cmd = parseCommandLine(['serve', '--host', '::', '--port', '0', '--netns', 'a', '--netns', 'pid:5', '--token-file', '/tmp/t', '--no-sockets', '--duration', '2s']);
+    expect(cmd).toMatchObject({ name: 'serve', args: { host: '::', port: 0, netns: ['a', 'pid:5'], tokenFile: '/tmp/t', durationNs: 2e9, tracer: { sockets: false } } });
+  });
+
+  it.each([
+    [['serve', '--port', '70000'], /invalid --port "70000": use a whole number from 1 to 65535/],
+    [['serve', '--port', 'http'], /invalid --port "http"/],
+    [['serve', '--host', 'a b'], /invalid --host "a b"/],
+    [['serve', '--duration', 'soon'], /invalid --duration "soon"/],
+    [['demo', '--port=-1'], /invalid --port "-1"/],
+  ])('rejects %j with its own message', (argv, msg) => {
+    expect(() => parseCommandLine(argv)).toThrow(msg);
+  });
+});
