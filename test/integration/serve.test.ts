@@ -80,8 +80,13 @@ describe.skipIf(skipUnlessRoot)('macebpf serve (root, real kernel, lab)', () => 
     expect(traced.status, traced.text).toBe(200);
     expect((traced.json() as { container: ContainerView }).container).toMatchObject({ label: c2.name, netns: c2.inode, traced: true });
     await until('the containers message', () => ws.json.some((m) => m.type === 'containers' && m.containers.some((c) => c.netns === c2.inode && c.traced)));
-    await ping(c2.name, lab.target.ip6, { count: 20, intervalS: 0.01 });
+    const onlyC2 = await connect(d.port);
+    clients.push(onlyC2);
+    expect(await onlyC2.request({ type: 'subscribe', containers: [c2.name] })).toMatchObject({ type: 'reply', ok: true });
+    await Promise.all([ping(c2.name, lab.target.ip6, { count: 20, intervalS: 0.01 }), ping(c1.name, lab.target.ip4, { count: 20, intervalS: 0.01 })]);
     await until('frames of c2', () => frameNetns(ws).filter((n) => n === c2.inode).length >= 40);
+    await until('frames of c2 for its subscriber', () => frameNetns(onlyC2).length >= 40);
+    expect(new Set(frameNetns(onlyC2))).toEqual(new Set([c2.inode])); // subscribed to c2 only, while c1 sent too
 
     const untraced = await http(d.base, `/api/containers/${c2.name}/trace`, { method: 'DELETE', token: d.token });
     expect(untraced.status, untraced.text).toBe(200);
@@ -167,6 +172,29 @@ describe.skipIf(skipUnlessRoot)('macebpf serve (root, real kernel, lab)', () => 
     for (const r of wsRows) expect(csvInRange).toContain(r);
     expect(csvInRange.filter((l) => !wsSet.has(l))).toEqual([]); // nothing the WebSocket did not send
     expect(new Set(lines.slice(1).map((l) => l.split(',')[1]))).toEqual(new Set([c1.name]));
+  });
+
+  it('bound to a non-loopback address, serves reads to anyone and mutations only with the token', async () => {
+    // A second daemon inside the lab's host netns, on the bridge address the
+    // containers reach: nothing in the root namespace is exposed.
+    const host = lab.host.ip4;
+    const other = await startDaemon(['--host', host, '--outer', lab.host.uplink], path.join(tmp, 'token-remote'), { netns: lab.host.name, host });
+    try {
+      const fromC2 = async (method: string, p: string, token?: string): Promise<number> => {
+        const js = `fetch(${JSON.stringify(other.base + p)}, { method: ${JSON.stringify(method)}, headers: ${JSON.stringify(token ? { Authorization: `Bearer ${token}` } : {})} }).then((r) => console.log(r.status), (e) => { console.log('ERR', e.message); })`;
+        const { stdout } = await run('ip', ['netns', 'exec', c2.name, process.execPath, '-e', js]);
+        return Number(stdout.trim());
+      };
+      expect(await fromC2('GET', '/healthz')).toBe(200);
+      expect(await fromC2('GET', '/monitor/statistics.json')).toBe(200);
+      expect(await fromC2('GET', '/metrics')).toBe(200);
+      expect(await fromC2('POST', `/api/containers/${c1.name}/trace`)).toBe(401);
+      expect(await fromC2('POST', `/api/containers/${c1.name}/trace`, 'not-the-token')).toBe(401);
+      expect(await fromC2('POST', `/api/containers/${c1.name}/trace`, other.token)).toBe(200);
+    } finally {
+      other.proc.child.kill('SIGTERM');
+      expect((await other.proc.exited).code, other.proc.stderr()).toBe(0);
+    }
   });
 
   it('a live CSV stream follows new records and ends cleanly when the daemon gets SIGTERM; clients get 1001', async () => {

@@ -19,8 +19,10 @@ export function assertBuilt(): void {
   if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run npm test (it compiles TypeScript first)`);
 }
 
-export function cli(args: string[]): Cli {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs the CLI; with netns, inside that `ip netns` namespace (ip execs node in place: same pid). */
+export function cli(args: string[], netns?: string): Cli {
+  const [file, argv] = netns ? ['ip', ['netns', 'exec', netns, process.execPath, CLI, ...args]] : [process.execPath, [CLI, ...args]];
+  const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   started.push(child);
   let out = '';
   let err = '';

@@ -14,13 +14,13 @@ export interface Daemon {
   base: string;
 }
 
-export async function startDaemon(args: string[], tokenFile: string): Promise<Daemon> {
-  const proc = cli(['serve', '--port', '0', '--token-file', tokenFile, ...args]);
+export async function startDaemon(args: string[], tokenFile: string, opts: { netns?: string; host?: string } = {}): Promise<Daemon> {
+  const proc = cli(['serve', '--port', '0', '--token-file', tokenFile, ...args], opts.netns);
   await until('the daemon to listen', () => /serving http:\/\/\S+ \(port \d+\)/.test(proc.stderr()) || proc.child.exitCode !== null, 30_000);
   const m = /\(port (\d+)\)/.exec(proc.stderr());
   if (!m) throw new Error(`serve did not start: ${proc.stderr()}`);
   const port = Number(m[1]);
-  return { proc, port, token: fs.readFileSync(tokenFile, 'utf8').trim(), base: `http://127.0.0.1:${port}` };
+  return { proc, port, token: fs.readFileSync(tokenFile, 'utf8').trim(), base: `http://${opts.host ?? '127.0.0.1'}:${port}` };
 }
 
 export interface WsClient {
