@@ -3,8 +3,9 @@
 # when one is missing. As root it uses apt-get; otherwise it prints the command.
 set -euo pipefail
 
-# bpftrace: the peer `npm run bench` compares against.
-packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev iproute2 iputils-ping iperf3 nftables util-linux bpftrace)
+# bpftrace: the peer `npm run bench` compares against; prometheus: its
+# promtool checks /metrics in the tests.
+packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev iproute2 iputils-ping iperf3 nftables util-linux bpftrace prometheus)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
