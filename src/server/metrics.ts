@@ -164,28 +164,21 @@ export class Metrics {
   }
 
   private gauge(name: string, help: string, labelNames: string[], read: () => Row[]): void {
-    new Gauge({
-      name,
-      help,
-      labelNames,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const [labels, v] of read()) this.set(labels, v);
-      },
-    });
+    this.mirror('gauge', name, help, labelNames, read);
   }
 
   private counter(name: string, help: string, labelNames: string[], read: () => Row[]): void {
-    new Counter({
-      name,
-      help,
-      labelNames,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const [labels, v] of read()) this.inc(labels, v);
-      },
-    });
+    this.mirror('counter', name, help, labelNames, read);
+  }
+
+  // A metric whose values are read from the daemon at scrape time (a counter
+  // mirrors a kernel total: reset, then set to the total by one increment).
+  private mirror(kind: 'gauge' | 'counter', name: string, help: string, labelNames: string[], read: () => Row[]): void {
+    const config = { name, help, labelNames, registers: [this.registry] };
+    if (kind === 'gauge') {
+      new Gauge({ ...config, collect() { this.reset(); for (const [l, v] of read()) this.set(l, v); } });
+    } else {
+      new Counter({ ...config, collect() { this.reset(); for (const [l, v] of read()) this.inc(l, v); } });
+    }
   }
 }
