@@ -5,6 +5,7 @@ import { runDemo } from './commands/demo';
 import { runLabDown, runLabList, runLabUp } from './commands/lab';
 import { runLimit } from './commands/limit';
 import { parseCommandLine, USAGE } from './commands/options';
+import { runPing } from './commands/ping';
 import { runServe } from './commands/serve';
 import { runStats } from './commands/stats';
 import { runTrace } from './commands/trace';
@@ -20,6 +21,8 @@ async function main(argv: string[]): Promise<void> {
       return runTrace(cmd.args);
     case 'limit':
       return runLimit(cmd.args);
+    case 'ping':
+      return runPing(cmd.args);
     case 'stats':
       return runStats(cmd.args);
     case 'serve':

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { parseDuration, parseHorizon, parseRate } from '../core/units';
 import type { TracerOptions } from '../host/addon';
 import type { LimitArgs } from './limit';
+import type { PingArgs } from './ping';
 import type { StatsArgs } from './stats';
 import type { TraceArgs } from './trace';
 import type { DemoArgs } from './demo';
@@ -16,6 +17,10 @@ commands:
   trace --netns SPEC [--netns SPEC...] [--outer IFACE] [--outer-netns SPEC]
         [--duration S] [--csv FILE] [--inflight N] [--max-age DUR] [--no-sockets]
                        trace containers: live table on a TTY, CSV of every record
+  ping --netns SPEC [-c N] [-i S] [-s SIZE] [-4|-6] [--outer IFACE]
+       [--outer-netns SPEC] [--csv FILE] TARGET
+                       ping from a container: raw RTT, the container's parts,
+                       the corrected RTT and the outer-device RTT per echo
   limit --netns SPEC --rate RATE [--dev IFACE] [--horizon DUR] [--duration S]
                        EDT egress rate limit of a container until Ctrl-C; prints
                        achieved rate and drops. RATE: Mesos bytes/s (37500KB,
@@ -42,6 +47,7 @@ export type Command =
   | { name: 'limit'; args: LimitArgs }
   | { name: 'stats'; args: StatsArgs }
   | { name: 'serve'; args: ServeArgs }
+  | { name: 'ping'; args: PingArgs }
   | { name: 'demo'; args: DemoArgs }
   | { name: 'lab'; action: 'up'; containers: number }
   | { name: 'lab'; action: 'down'; ids: string[] }
@@ -71,6 +77,21 @@ function tracerOpts(values: { inflight?: string; 'max-age'?: string; 'no-sockets
     maxAgeNs: durationOpt(values['max-age'], '--max-age'),
     sockets: !values['no-sockets'],
   };
+}
+
+// ping's own bounds for root: every 2 ms at most often, or 0: back to back
+// (the next request leaves when the reply is in).
+function pingInterval(text: string): number {
+  const s = parseDuration(text, '-i') / 1e9;
+  if ((s !== 0 && s < 0.002) || s > 3600) throw new Error(`invalid -i "${text}": use 0 (back to back) or seconds from 0.002 to 3600, e.g. 0.2 or 10ms`);
+  return s;
+}
+
+// The payload must hold ping's 16-byte timestamp for RTTs to be printed.
+function pingSize(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 16 || n > 65507) throw new Error(`invalid -s "${text}": use a payload size from 16 to 65507 bytes (ping needs 16 for its timestamp)`);
+  return n;
 }
 
 const SERVER_OPTIONS = { host: { type: 'string' }, port: { type: 'string' } } as const;
@@ -108,6 +129,41 @@ export function parseCommandLine(argv: string[]): Command {
           durationNs: durationOpt(values.duration, '--duration'),
           csv: values.csv,
           tracer: tracerOpts(values),
+        },
+      };
+    }
+    case 'ping': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        strict: true,
+        allowPositionals: true,
+        options: {
+          netns: { type: 'string' },
+          count: { type: 'string', short: 'c' },
+          interval: { type: 'string', short: 'i' },
+          size: { type: 'string', short: 's' },
+          ipv4: { type: 'boolean', short: '4' },
+          ipv6: { type: 'boolean', short: '6' },
+          outer: { type: 'string' },
+          'outer-netns': { type: 'string' },
+          csv: { type: 'string' },
+        },
+      });
+      if (!values.netns) throw new Error('ping needs --netns SPEC (an ip netns name, a path, or pid:N)');
+      if (positionals.length !== 1) throw new Error(`ping needs exactly one TARGET (an address or host name), got ${positionals.length ? positionals.join(' ') : 'none'}`);
+      if (values.ipv4 && values.ipv6) throw new Error('ping takes -4 or -6, not both');
+      return {
+        name: 'ping',
+        args: {
+          netns: values.netns,
+          target: positionals[0]!,
+          count: values.count === undefined ? 10 : positiveInt(values.count, '-c', 1_000_000),
+          intervalS: values.interval === undefined ? 0.2 : pingInterval(values.interval),
+          size: values.size === undefined ? undefined : pingSize(values.size),
+          family: values.ipv4 ? 4 : values.ipv6 ? 6 : undefined,
+          outer: values.outer,
+          outerNetns: values['outer-netns'],
+          csv: values.csv,
         },
       };
     }

@@ -3,7 +3,7 @@
 import { createWriteStream } from 'node:fs';
 import { rowsFromBatch } from '../core/csv';
 import type { TracerOptions } from '../host/addon';
-import { CsvWriter } from '../host/csv-writer';
+import { latencyCsv } from '../host/csv-writer';
 import { resolveOuter } from '../host/iface';
 import { resolveNetns, type NetnsRef } from '../host/netns';
 import { Tracing } from '../host/tracing';
@@ -30,7 +30,7 @@ export async function runTrace(args: TraceArgs): Promise<void> {
   tracing.tracer.addOuter(outer);
   for (const ref of refs) tracing.trace(ref);
 
-  const csv = args.csv ? new CsvWriter(createWriteStream(args.csv)) : undefined;
+  const csv = args.csv ? latencyCsv(createWriteStream(args.csv)) : undefined;
   if (csv) {
     const base = tracing.store.baseNs;
     // CsvWriter queues batches in order and waits for drain; a failure is

@@ -12,20 +12,24 @@ const CHUNK_CHARS = 16 * 1024;
  * bound, and it never drops rows. Calls are serialised, so rows appear in
  * call order even if the caller does not await each write().
  */
-export class CsvWriter {
+export class CsvWriter<Row> {
   private headerDone = false;
   private failure: Error | null = null;
   private queue: Promise<void> = Promise.resolve();
   private closing: Promise<void> | null = null;
 
-  constructor(private readonly out: Writable) {
+  constructor(
+    private readonly out: Writable,
+    private readonly header: string,
+    private readonly format: (row: Row) => string,
+  ) {
     // Keep the error for the next call rather than crashing on an unhandled 'error'.
     out.on('error', (err: Error) => {
       this.failure ??= err;
     });
   }
 
-  write(rows: readonly LatencyRow[]): Promise<void> {
+  write(rows: readonly Row[]): Promise<void> {
     if (this.closing) return Promise.reject(new Error(`CSV write of ${rows.length} rows after close(); write all rows before closing`));
     return this.enqueue(() => this.writeNow(rows));
   }
@@ -48,14 +52,14 @@ export class CsvWriter {
     return result;
   }
 
-  private async writeNow(rows: readonly LatencyRow[]): Promise<void> {
+  private async writeNow(rows: readonly Row[]): Promise<void> {
     let chunk = '';
     if (!this.headerDone) {
-      chunk = CSV_HEADER + '\n';
+      chunk = this.header + '\n';
       this.headerDone = true;
     }
     for (const row of rows) {
-      chunk += formatCsvRow(row) + '\n';
+      chunk += this.format(row) + '\n';
       if (chunk.length >= CHUNK_CHARS) {
         await this.put(chunk);
         chunk = '';
@@ -91,4 +95,9 @@ export class CsvWriter {
     if (this.failure) throw new Error(`CSV output failed: ${this.failure.message}; check the file's path, permissions and free space`);
     if (this.out.destroyed) throw new Error('CSV output stream was destroyed before all rows were written; rows since then are lost');
   }
+}
+
+/** The latency records CSV of DESIGN §5. */
+export function latencyCsv(out: Writable): CsvWriter<LatencyRow> {
+  return new CsvWriter(out, CSV_HEADER, formatCsvRow);
 }

@@ -1,6 +1,6 @@
 // nsexec.ts - run a command inside a network namespace (nsenter), or directly
 // when it is the caller's own (that needs no CAP_SYS_ADMIN).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { currentNetns, type NetnsRef } from './netns';
 
 export function nsExecSync(netns: NetnsRef, cmd: string, args: string[]): string {
@@ -17,4 +17,11 @@ export function nsExecSync(netns: NetnsRef, cmd: string, args: string[]): string
 
 export function ipJson(netns: NetnsRef, args: string[]): unknown {
   return JSON.parse(nsExecSync(netns, 'ip', ['-j', ...args]) || '[]');
+}
+
+/** Starts cmd inside netns (through nsenter unless it is the caller's own), stdout and stderr piped. */
+export function spawnInNetns(netns: NetnsRef, cmd: string, args: string[]): ChildProcess {
+  const own = netns.inode === currentNetns().inode;
+  const [file, ...argv] = own ? [cmd, ...args] : ['nsenter', `--net=${netns.path}`, cmd, ...args];
+  return spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
 }

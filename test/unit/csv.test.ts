@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { CSV_HEADER, formatCsvRow, parseCsvRow, type LatencyRow } from '../../src/core/csv';
-import { CsvWriter } from '../../src/host/csv-writer';
+import { latencyCsv } from '../../src/host/csv-writer';
 
 function row(i: number, over: Partial<LatencyRow> = {}): LatencyRow {
   return {
@@ -107,7 +107,7 @@ function records(text: string): string[] {
 describe('CsvWriter', () => {
   it('honours backpressure and delivers every row, in order, header once', async () => {
     const { sink, text, drains, maxBuffered } = slowSink();
-    const w = new CsvWriter(sink);
+    const w = latencyCsv(sink);
     const all: LatencyRow[] = [];
     for (let batch = 0; batch < 20; batch++) {
       const rows = Array.from({ length: 300 }, (_, j) => row(batch * 300 + j, j === 7 ? { container: 'odd, "name"\n' } : {}));
@@ -125,7 +125,7 @@ describe('CsvWriter', () => {
 
   it('keeps call order when writes are not awaited', async () => {
     const { sink, text } = slowSink();
-    const w = new CsvWriter(sink);
+    const w = latencyCsv(sink);
     const all = Array.from({ length: 2000 }, (_, i) => row(i));
     const pending: Promise<void>[] = [];
     for (let i = 0; i < all.length; i += 100) pending.push(w.write(all.slice(i, i + 100)));
@@ -136,7 +136,7 @@ describe('CsvWriter', () => {
 
   it('writes the header even when there are no rows', async () => {
     const { sink, text } = slowSink();
-    const w = new CsvWriter(sink);
+    const w = latencyCsv(sink);
     await w.write([]);
     await w.close();
     expect(text()).toBe(CSV_HEADER + '\n');
@@ -144,7 +144,7 @@ describe('CsvWriter', () => {
 
   it('rejects writes after close', async () => {
     const { sink } = slowSink();
-    const w = new CsvWriter(sink);
+    const w = latencyCsv(sink);
     await w.close();
     await expect(w.write([row(1)])).rejects.toThrow('CSV write of 1 rows after close()');
   });
@@ -156,7 +156,7 @@ describe('CsvWriter', () => {
         setTimeout(() => cb(new Error('ENOSPC: no space left on device')), 1);
       },
     });
-    const w = new CsvWriter(broken);
+    const w = latencyCsv(broken);
     await expect(w.write(Array.from({ length: 100 }, (_, i) => row(i)))).rejects.toThrow(/CSV output failed.*ENOSPC/);
     await expect(w.write([row(1)])).rejects.toThrow(/CSV output failed.*ENOSPC/);
   });
@@ -165,7 +165,7 @@ describe('CsvWriter', () => {
 describe('CsvWriter.close on a dead stream', () => {
   it('rejects instead of hanging when the stream was destroyed', async () => {
     const { sink } = slowSink();
-    const w = new CsvWriter(sink);
+    const w = latencyCsv(sink);
     await w.write([row(1)]);
     sink.destroy();
     await expect(w.close()).rejects.toThrow('CSV output stream was destroyed before all rows were written');
