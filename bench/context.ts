@@ -19,6 +19,8 @@ export interface BenchContext {
   /** a second container (pipeline: a second traced source) */
   c2: LabContainer;
   c2Ref: NetnsRef;
+  /** every container but c1 */
+  neighbours: LabContainer[];
   outer: OuterDevice;
   quick: boolean;
 }
@@ -46,7 +48,9 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 export async function setUp(quick: boolean): Promise<{ ctx: BenchContext; tearDown: () => Promise<void> }> {
   const reaped = await reapLabs();
   if (reaped.length) log(`removed stale labs: ${reaped.join(', ')}`);
-  const lab = await labUp({ containers: 2 });
+  // c1 measures, c2 is the pipeline's second source; c2..c4 flood as
+  // neighbours in the accuracy section (MACE's worst case: 3 of them).
+  const lab = await labUp({ containers: 4 });
   let down = false;
   const tearDown = async (): Promise<void> => {
     if (down) return;
@@ -63,6 +67,7 @@ export async function setUp(quick: boolean): Promise<{ ctx: BenchContext; tearDo
     c1Ref: resolveNetns(c1.name),
     c2,
     c2Ref: resolveNetns(c2.name),
+    neighbours: lab.containers.slice(1),
     outer: resolveIface(resolveNetns(lab.host.name), lab.host.uplink),
     quick,
   };

@@ -110,11 +110,11 @@ function headline(r: AllResults): string[] {
     }
   }
   if (a) {
-    for (const m of a.summary) {
+    for (const sc of a.scenarios.filter((x) => x.mode !== 'paced' || x.neighbours === 0)) {
       rows.push([
-        `Accuracy, ${m.mode} ping${m.intervalS ? ` (-i ${m.intervalS})` : ''}: corrected container RTT − host-netns RTT`,
-        `${signedSpread(m.diffUs)} (corrected ${us(m.correctedUs)}, host ${us(m.hostUs)})`,
-        `raw container RTT − host: ${signedSpread(m.rawDiffUs)}; subtracting only ingress virt: ${signedSpread(m.diffVirtUs)}`,
+        `Accuracy, ${sc.mode} ping${sc.neighbours ? `, ${sc.neighbours} flooding neighbour${sc.neighbours > 1 ? 's' : ''}` : ''}: |corrected − wire| p50 / p99`,
+        `${fmt(sc.errorUs.absP50, 1)} / ${fmt(sc.errorUs.absP99, 1)} µs (${pct(sc.matched.median)} matched)`,
+        `raw − wire ${fmt(sc.rawMinusWireUs, 1)} µs removed; tracing adds ${signedSpread(sc.tracingAddsMedianUs)} µs to the median RTT`,
       ]);
     }
   }
@@ -249,23 +249,22 @@ function pipelineSection(o: SectionOutcome<PipelineResult>): string[] {
 
 function accuracySection(o: SectionOutcome<AccuracyResult>): string[] {
   const a = o.result;
-  const out = ['## 5. Accuracy: corrected container RTT vs host-netns RTT', note(o)];
+  const out = ['## 5. Accuracy: corrected container RTT vs the wire', note(o)];
   if (!a) return out;
   out.push(
-    'Per icmp_seq, corrected = ping RTT in c1 − egress record − ingress record (macebpf tracing c1); interleaved with ping from the lab\'s host netns (where the outer device is) to the same target. Medians per repetition; median (range) over repetitions.',
+    `Ground truth: a packet capture (tcpdump, libpcap's kernel timestamps in ns) on the outer device in the lab's host namespace, pairing each echo request leaving with its reply arriving. Per echo of \`ping -D\` from c1 (its payload marked so the capture sees only its echoes), corrected = raw − egress record − ingress virt part (core/rtt-join.ts, as \`macebpf ping\`); error = corrected − wire. Neighbours flood-ping the target (\`ping -i 0\`) from other containers. ${a.reps} interleaved repetitions, traced and untraced runs alternating; errors pooled over repetitions.`,
     '',
-    '| mode | container raw | corrected | corrected (ingress virt only) | host netns | corrected − host | (virt only) − host | matched |',
-    '|---|---|---|---|---|---|---|---|',
+    '| ping | neighbours | matched | raw − wire (removed) | kernel outer RTT − wire | error median | \\|error\\| p50 | p90 | p99 | max | goal p99 | RTT added by tracing: median, p99 |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
   );
-  for (const m of a.summary) {
+  for (const sc of a.scenarios) {
+    const goal = sc.neighbours ? a.goals.floodP99Us : a.goals.idleP99Us;
+    const e = sc.errorUs;
     out.push(
-      `| ${m.mode} (${m.pingsPerRep} pings${m.intervalS ? `, -i ${m.intervalS}` : ', -i 0'}) | ${us(m.containerRawUs)} | ${us(m.correctedUs)} | ${us(m.correctedVirtUs)} | ${us(m.hostUs)} | ${signedSpread(m.diffUs)} | ${signedSpread(m.diffVirtUs)} | ${pct(m.matchedFraction.median)} |`,
+      `| ${sc.mode} (${sc.count}${sc.intervalS ? ` × -i ${sc.intervalS}` : ', -i 0'}) | ${sc.neighbours} | ${pct(sc.matched.median)} | ${fmt(sc.rawMinusWireUs, 1)} µs | ${fmt(sc.outerMinusWireUs, 1)} µs | ${fmt(e.median, 1)} µs | ${fmt(e.absP50, 1)} | ${fmt(e.absP90, 1)} | ${fmt(e.absP99, 1)} | ${fmt(e.absMax, 1)} | ${goal} µs ${e.absP99 <= goal ? 'met' : '**missed**'} | ${signedSpread(sc.tracingAddsMedianUs)}, ${signedSpread(sc.tracingAddsP99Us)} µs |`,
     );
   }
-  out.push(
-    '',
-    'ping\'s RTT ends at the kernel receive timestamp of the reply (at the container device), before the ingress record ends (copy to the application), so the full correction over-subtracts the ingress stack part; the host-netns ping also includes its own socket/stack time, which the corrected container RTT no longer has.',
-  );
+  out.push('', 'Where the error comes from and what would close it: docs/measurement.md, "Corrected RTT".');
   return out;
 }
 
