@@ -53,7 +53,7 @@
     {
       "target_name": "macebpf",
       "dependencies": ["macebpf_skel"],
-      "sources": ["native/addon.cc", "native/tracer.cc", "native/limit.cc", "native/drops.cc", "native/poller.cc", "native/stats.cc", "native/errors.cc"],
+      "sources": ["native/addon.cc", "native/tracer.cc", "native/limit.cc", "native/drops.cc", "native/poller.cc", "native/stats.cc", "native/errors.cc", "native/features.cc"],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")", "<(gen)", "bpf"],
       "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8"],
       "cflags!": ["-fno-exceptions"],

@@ -34,11 +34,19 @@ struct {
 	__type(value, struct mb_limit_state);
 } limit_state SEC(".maps");
 
-SEC("tc")
-int mb_edt(struct __sk_buff *ctx)
+/* pr: for kernels without bpf_cast_to_kern_ctx (lib/cast.h); the sk_buff
+ * behind the context is then read by probe. */
+static __always_inline int mb_edt_do(struct __sk_buff *ctx, const bool pr)
 {
-	struct sk_buff *skb = bpf_cast_to_kern_ctx(ctx);
-	__u32 netns = mb_dev_netns(skb->dev);
+	__u32 netns;
+
+	if (pr) {
+		netns = BPF_CORE_READ((struct sk_buff *)ctx, dev, nd_net.net, ns.inum);
+	} else {
+		struct sk_buff *skb = bpf_cast_to_kern_ctx(ctx);
+
+		netns = mb_dev_netns(skb->dev);
+	}
 	struct mb_limit_cfg *cfg = bpf_map_lookup_elem(&limit_cfg, &netns);
 
 	if (!cfg || !cfg->rate)
@@ -84,6 +92,18 @@ int mb_edt(struct __sk_buff *ctx)
 	if (cfg->enforce)
 		bpf_skb_set_tstamp(ctx, t_next, BPF_SKB_TSTAMP_DELIVERY_MONO);
 	return TC_ACT_OK;
+}
+
+SEC("tc")
+int mb_edt(struct __sk_buff *ctx)
+{
+	return mb_edt_do(ctx, false);
+}
+
+SEC("tc")
+int mb_edt_pr(struct __sk_buff *ctx)
+{
+	return mb_edt_do(ctx, true);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -249,15 +249,18 @@ static __always_inline void mb_start(const struct mb_key *key, __u8 stage, __u64
 	MB_COUNT(idx, key->dir, created);
 }
 
-static __always_inline bool mb_skb_key(struct mb_key *key, const struct sk_buff *skb, bool at_l3_data)
+/* pr: a program for kernels without bpf_rdonly_cast (lib/cast.h). */
+static __always_inline bool mb_skb_key(struct mb_key *key, const struct sk_buff *skb, bool at_l3_data,
+				       const bool pr)
 {
 	unsigned char *head = skb->head, *data = skb->data;
 	/* On receive, data points at L3; at xmit and at the socket, network_header does. */
 	const __u8 *l3 = at_l3_data ? data : head + skb->network_header;
-	struct skb_shared_info *shinfo =
-		bpf_rdonly_cast(head + skb->end, bpf_core_type_id_kernel(struct skb_shared_info));
+	struct skb_shared_info *shinfo = (void *)(head + skb->end);
 
-	return mb_key_from_l3(key, l3, data + (skb->len - skb->data_len), shinfo);
+	if (!pr)
+		shinfo = bpf_rdonly_cast(shinfo, bpf_core_type_id_kernel(struct skb_shared_info));
+	return mb_key_from_l3(key, l3, data + (skb->len - skb->data_len), shinfo, pr);
 }
 
 /* Bytes as the device's own statistics count them: at receive, skb->len no
@@ -280,8 +283,7 @@ static __always_inline void mb_count_dev(__u16 idx, __u8 dir, const struct sk_bu
 	c->bytes += len;
 }
 
-SEC("tp_btf/net_dev_start_xmit")
-int BPF_PROG(mb_dev_xmit, const struct sk_buff *skb, const struct net_device *dev)
+static __always_inline int mb_dev_xmit_do(const struct sk_buff *skb, const struct net_device *dev, const bool pr)
 {
 	__u32 netns = mb_dev_netns(dev);
 	struct mb_netns *ns = bpf_map_lookup_elem(&netns_info, &netns);
@@ -300,7 +302,7 @@ int BPF_PROG(mb_dev_xmit, const struct sk_buff *skb, const struct net_device *de
 	if (outer) {
 		struct mb_inflight *v;
 
-		if (!mb_skb_key(&key, skb, false))
+		if (!mb_skb_key(&key, skb, false, pr))
 			return 0;
 		v = mb_match(&inflight_egress, &key, 0, now);
 		if (v && !mb_other_skb(v, skb, v->container, MB_EGRESS)) {
@@ -310,7 +312,7 @@ int BPF_PROG(mb_dev_xmit, const struct sk_buff *skb, const struct net_device *de
 		return 0;
 	}
 	mb_count_dev(idx, MB_EGRESS, skb);
-	if (!mb_skb_key(&key, skb, false))
+	if (!mb_skb_key(&key, skb, false, pr))
 		return 0;
 	struct mb_inflight *v = bpf_map_lookup_elem(&inflight_egress, &key);
 
@@ -332,6 +334,19 @@ int BPF_PROG(mb_dev_xmit, const struct sk_buff *skb, const struct net_device *de
 	}
 	mb_start(&key, MB_STAGE_D, s_ts, skb, netns, idx, now);
 	return 0;
+}
+
+SEC("tp_btf/net_dev_start_xmit")
+int BPF_PROG(mb_dev_xmit, const struct sk_buff *skb, const struct net_device *dev)
+{
+	return mb_dev_xmit_do(skb, dev, false);
+}
+
+/* The same for kernels without bpf_rdonly_cast (lib/cast.h). */
+SEC("tp_btf/net_dev_start_xmit")
+int BPF_PROG(mb_dev_xmit_pr, const struct sk_buff *skb, const struct net_device *dev)
+{
+	return mb_dev_xmit_do(skb, dev, true);
 }
 
 /* Ingress packets that end in the kernel never reach a socket: finish them at D. */
@@ -366,8 +381,7 @@ static __always_inline void mb_ingress_at_socket(const struct mb_key *key, __u32
 	mb_finish(&inflight_ingress, key, v, now);
 }
 
-SEC("tp_btf/netif_receive_skb")
-int BPF_PROG(mb_dev_rx, struct sk_buff *skb)
+static __always_inline int mb_dev_rx_do(struct sk_buff *skb, const bool pr)
 {
 	struct net_device *dev = skb->dev;
 	__u32 netns = mb_dev_netns(dev);
@@ -385,12 +399,12 @@ int BPF_PROG(mb_dev_rx, struct sk_buff *skb)
 
 	if (outer) {
 		/* The container is not known before NAT is undone: every packet starts an entry. */
-		if (mb_skb_key(&key, skb, true))
+		if (mb_skb_key(&key, skb, true, pr))
 			mb_start(&key, MB_STAGE_O, 0, skb, 0, 0, now);
 		return 0;
 	}
 	mb_count_dev(idx, MB_INGRESS, skb);
-	if (!mb_skb_key(&key, skb, true))
+	if (!mb_skb_key(&key, skb, true, pr))
 		return 0;
 	struct mb_inflight *v = mb_match(&inflight_ingress, &key, idx, now);
 
@@ -403,8 +417,20 @@ int BPF_PROG(mb_dev_rx, struct sk_buff *skb)
 	return 0;
 }
 
-SEC("tp_btf/skb_copy_datagram_iovec")
-int BPF_PROG(mb_sock_recv, const struct sk_buff *skb, int len)
+SEC("tp_btf/netif_receive_skb")
+int BPF_PROG(mb_dev_rx, struct sk_buff *skb)
+{
+	return mb_dev_rx_do(skb, false);
+}
+
+/* The same for kernels without bpf_rdonly_cast (lib/cast.h). */
+SEC("tp_btf/netif_receive_skb")
+int BPF_PROG(mb_dev_rx_pr, struct sk_buff *skb)
+{
+	return mb_dev_rx_do(skb, true);
+}
+
+static __always_inline int mb_sock_recv_do(const struct sk_buff *skb, int len, const bool pr)
 {
 	__u32 netns = mb_task_netns();
 	__u16 idx = mb_traced(netns);
@@ -415,9 +441,22 @@ int BPF_PROG(mb_sock_recv, const struct sk_buff *skb, int len)
 	struct mb_key key = { .dir = MB_INGRESS };
 
 	/* UDP is finished at sys_exit: not every datagram copy passes here. */
-	if (mb_skb_key(&key, skb, false) && key.proto != IPPROTO_UDP)
+	if (mb_skb_key(&key, skb, false, pr) && key.proto != IPPROTO_UDP)
 		mb_ingress_at_socket(&key, netns, idx, now);
 	return 0;
+}
+
+SEC("tp_btf/skb_copy_datagram_iovec")
+int BPF_PROG(mb_sock_recv, const struct sk_buff *skb, int len)
+{
+	return mb_sock_recv_do(skb, len, false);
+}
+
+/* The same for kernels without bpf_rdonly_cast (lib/cast.h). */
+SEC("tp_btf/skb_copy_datagram_iovec")
+int BPF_PROG(mb_sock_recv_pr, const struct sk_buff *skb, int len)
+{
+	return mb_sock_recv_do(skb, len, true);
 }
 
 /* Socket stage from the syscall tracepoints. Egress: the application hands
@@ -425,8 +464,7 @@ int BPF_PROG(mb_sock_recv, const struct sk_buff *skb, int len)
  * a TCP socket (keyed by socket and next sequence). Ingress UDP: at the exit
  * of recv/read, key from the buffer it filled (UDP copies linear datagrams
  * without the skb_copy_datagram_iovec tracepoint). */
-SEC("tp_btf/sys_enter")
-int BPF_PROG(mb_sys_enter, struct pt_regs *regs, long id)
+static __always_inline int mb_sys_enter_do(struct pt_regs *regs, long id, const bool pr)
 {
 	int kind = mb_sys_kind(id);
 
@@ -437,13 +475,12 @@ int BPF_PROG(mb_sys_enter, struct pt_regs *regs, long id)
 
 	if (!idx)
 		return 0;
-	struct socket *sock = mb_fd_socket(regs->di);
+	struct mb_fd_sock so = {};
 
-	if (!sock)
+	if (!mb_fd_sock_info(regs->di, &so, pr))
 		return 0;
-	struct sock *sk = sock->sk;
-	__u8 proto = sk->sk_protocol;
-	__u16 fam = sk->__sk_common.skc_family;
+	__u8 proto = so.proto;
+	__u16 fam = so.family;
 
 	if (fam != MB_AF_INET && fam != MB_AF_INET6)
 		return 0;
@@ -461,8 +498,7 @@ int BPF_PROG(mb_sys_enter, struct pt_regs *regs, long id)
 	__u64 now = bpf_ktime_get_ns();
 
 	if (proto == IPPROTO_TCP) {
-		struct tcp_sock *tp = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct tcp_sock));
-		struct mb_tcp_send_key tk = { .sk = (__u64)sk, .seq = tp->write_seq };
+		struct mb_tcp_send_key tk = { .sk = so.sk, .seq = so.write_seq };
 
 		bpf_map_update_elem(&tcp_send, &tk, &now, BPF_ANY);
 		return 0;
@@ -478,6 +514,19 @@ int BPF_PROG(mb_sys_enter, struct pt_regs *regs, long id)
 		return 0;
 	mb_start(&key, MB_STAGE_S, 0, NULL, netns, idx, now);
 	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(mb_sys_enter, struct pt_regs *regs, long id)
+{
+	return mb_sys_enter_do(regs, id, false);
+}
+
+/* The same for kernels without bpf_rdonly_cast (lib/cast.h). */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(mb_sys_enter_pr, struct pt_regs *regs, long id)
+{
+	return mb_sys_enter_do(regs, id, true);
 }
 
 SEC("tp_btf/sys_exit")

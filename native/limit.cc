@@ -1,7 +1,10 @@
 // limit.cc - Tracer's EDT rate limits: attach the tc program to a container's
 // device as a tcx link (owned by an fd: it detaches with the process, even on
-// SIGKILL, and leaves the device's qdiscs and filters untouched), configure
-// rate and horizon at run time, read the state, and BPF_PROG_TEST_RUN it.
+// SIGKILL, and leaves the device's qdiscs and filters untouched), or on
+// kernels without tcx (before 6.6) as a cls_bpf filter on a clsact qdisc,
+// which is removed explicitly, together with the qdisc if macebpf created
+// it; configure rate and horizon at run time, read the state, and
+// BPF_PROG_TEST_RUN it.
 #include <fcntl.h>
 #include <linux/types.h>
 #include <bpf/bpf.h>
@@ -24,6 +27,10 @@ namespace mb {
 namespace {
 
 constexpr int kAttachTcxEgress = 47;  // BPF_TCX_EGRESS (Linux 6.6); libbpf 1.1 predates it
+// The cls_bpf filter's handle and priority ("mb"): a filter a killed run left
+// behind on the same device is replaced, not doubled.
+constexpr __u32 kClsHandle = 0x6d62;
+constexpr __u32 kClsPriority = 0x6d62;
 
 struct NetnsError {
   int err = 0;
@@ -68,23 +75,41 @@ Napi::Value Tracer::Limit(const Napi::CallbackInfo& info) {
     struct mb_limit_state st = {};
     int err = bpf_map__update_elem(s->maps.limit_state, &netns, sizeof(netns), &st, sizeof(st), BPF_ANY);
     if (err) ThrowLibbpf(env, "bpf_map__update_elem(limit_state)", err);
-    int link_fd = -1;
+    LimitLink link;
+    link.netns_path = path;
     NetnsError r = InNetns(path, [&]() -> NetnsError {
-      unsigned int ifindex = if_nametoindex(ifname.c_str());
-      if (!ifindex) return {errno, "if_nametoindex(" + ifname + ")"};
-      link_fd = bpf_link_create(bpf_program__fd(s->progs.mb_edt), ifindex,
-                                static_cast<enum bpf_attach_type>(kAttachTcxEgress), nullptr);
-      if (link_fd < 0) return {-link_fd, "bpf_link_create(tcx egress of " + ifname + ")"};
+      link.ifindex = if_nametoindex(ifname.c_str());
+      if (!link.ifindex) return {errno, "if_nametoindex(" + ifname + ")"};
+      if (tcx_) {
+        link.fd = bpf_link_create(bpf_program__fd(edt_prog_), link.ifindex,
+                                  static_cast<enum bpf_attach_type>(kAttachTcxEgress), nullptr);
+        if (link.fd < 0) return {-link.fd, "bpf_link_create(tcx egress of " + ifname + ")"};
+        return {};
+      }
+      LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(link.ifindex), .attach_point = BPF_TC_EGRESS);
+      int err = bpf_tc_hook_create(&hook);
+      if (err && err != -EEXIST) return {-err, "bpf_tc_hook_create(clsact on " + ifname + ")"};
+      link.created_clsact = err == 0;
+      LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(edt_prog_), .flags = BPF_TC_F_REPLACE,
+                  .handle = kClsHandle, .priority = kClsPriority);
+      err = bpf_tc_attach(&hook, &opts);
+      if (err) {
+        if (link.created_clsact) {
+          hook.attach_point = static_cast<enum bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
+          bpf_tc_hook_destroy(&hook);
+        }
+        return {-err, "bpf_tc_attach(cls_bpf egress of " + ifname + ")"};
+      }
       return {};
     });
-    if (link_fd < 0) {
+    if (r.err) {
       bpf_map__delete_elem(s->maps.limit_state, &netns, sizeof(netns), 0);
       if (r.err == ENODEV) {
         throw Napi::Error::New(env, "no interface \"" + ifname + "\" in netns " + path + ": pass --dev with one of its interfaces");
       }
       ThrowLibbpf(env, r.call, r.err);
     }
-    limit_links_[netns] = link_fd;
+    limit_links_[netns] = link;
   }
   int err = bpf_map__update_elem(s->maps.limit_cfg, &netns, sizeof(netns), &cfg, sizeof(cfg), BPF_ANY);
   if (err) ThrowLibbpf(env, "bpf_map__update_elem(limit_cfg)", err);
@@ -98,11 +123,34 @@ Napi::Value Tracer::Unlimit(const Napi::CallbackInfo& info) {
   if (it == limit_links_.end()) {
     throw Napi::Error::New(info.Env(), "netns inode " + std::to_string(netns) + " has no rate limit");
   }
-  close(it->second);
+  Detach(it->second);
   limit_links_.erase(it);
   bpf_map__delete_elem(s->maps.limit_cfg, &netns, sizeof(netns), 0);
   bpf_map__delete_elem(s->maps.limit_state, &netns, sizeof(netns), 0);
   return info.Env().Undefined();
+}
+
+// Removes one attachment; the device is left as it was before limit():
+// a clsact qdisc macebpf created goes, one that was there stays.
+void Tracer::Detach(LimitLink& link) {
+  if (link.fd >= 0) {
+    close(link.fd);  // tcx links detach with their fd
+    link.fd = -1;
+    return;
+  }
+  if (!link.ifindex) return;
+  InNetns(link.netns_path, [&]() -> NetnsError {
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(link.ifindex), .attach_point = BPF_TC_EGRESS);
+    if (link.created_clsact) {
+      hook.attach_point = static_cast<enum bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
+      bpf_tc_hook_destroy(&hook);  // removes the filter with the qdisc
+    } else {
+      LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kClsHandle, .priority = kClsPriority);
+      bpf_tc_detach(&hook, &opts);
+    }
+    return {};
+  });
+  link.ifindex = 0;
 }
 
 // A consistent copy of struct mb_limit_state (read under its spin lock).
@@ -120,7 +168,7 @@ Napi::Value Tracer::LimitState(const Napi::CallbackInfo& info) {
 // runs it on the loopback device of the netns it is called from.
 Napi::Value Tracer::EdtTestRun(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto* s = Skel(env);
+  Skel(env);  // throws when closed
   if (info.Length() < 1 || !info[0].IsArrayBuffer()) {
     throw Napi::TypeError::New(env, "edtTestRun(packet): packet must be an ArrayBuffer holding an Ethernet frame");
   }
@@ -130,7 +178,7 @@ Napi::Value Tracer::EdtTestRun(const Napi::CallbackInfo& info) {
   ctx.wire_len = static_cast<__u32>(pkt.ByteLength());
   LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt.Data(), .data_size_in = static_cast<__u32>(pkt.ByteLength()),
               .ctx_in = &ctx, .ctx_out = &ctx, .ctx_size_in = sizeof(ctx), .ctx_size_out = sizeof(ctx));
-  int prog_fd = bpf_program__fd(s->progs.mb_edt);
+  int prog_fd = bpf_program__fd(edt_prog_);
   NetnsError r = InNetns(path, [&]() -> NetnsError {
     int err = bpf_prog_test_run_opts(prog_fd, &opts);
     return err ? NetnsError{-err, "bpf_prog_test_run_opts(mb_edt)"} : NetnsError{};

@@ -12,6 +12,7 @@
 
 #include "args.h"
 #include "errors.h"
+#include "features.h"
 #include "macebpf.h"
 #include "macebpf.skel.h"
 
@@ -34,10 +35,12 @@ Napi::Function Tracer::Define(Napi::Env env) {
                          InstanceMethod<&Tracer::Unlimit>("unlimit"),
                          InstanceMethod<&Tracer::LimitState>("limitState"),
                          InstanceMethod<&Tracer::EdtTestRun>("edtTestRun"),
+                         InstanceMethod<&Tracer::Features>("features"),
                      });
 }
 
-// options: { inflightEntries, maxAgeNs, wakeupRecords, sockets, tracing }
+// options: { inflightEntries, maxAgeNs, wakeupRecords, sockets, tracing,
+//            disable: ["kfunc" | "tcx"] (take the fallback on any kernel) }
 Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) {
   Napi::Env env = info.Env();
   Napi::Object opts = info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
@@ -46,6 +49,17 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
   auto wakeup = static_cast<uint64_t>(Option(opts, "wakeupRecords", 64, 1, 65536));
   bool sockets = !opts.Has("sockets") || opts.Get("sockets").ToBoolean();
   bool tracing = !opts.Has("tracing") || opts.Get("tracing").ToBoolean();
+  std::vector<std::string> disable;
+  if (opts.Has("disable") && opts.Get("disable").IsArray()) {
+    auto a = opts.Get("disable").As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) disable.push_back(a.Get(i).ToString().Utf8Value());
+  }
+  KernelFeatures kernel;
+  try {
+    kernel = ProbeKernel(disable);
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
 
   skel_ = macebpf__open();
   if (!skel_) ThrowLibbpf(env, "macebpf__open", errno);
@@ -60,12 +74,24 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
   }
   // The socket stage costs every syscall a tracepoint hit; it can be left
   // out, and a limiter needs no tracing programs at all.
+  auto* p = &skel_->progs;
   std::vector<bpf_program*> unused;
-  if (!sockets || !tracing) unused = {skel_->progs.mb_sys_enter, skel_->progs.mb_sys_exit};
+  if (!sockets || !tracing) unused = {p->mb_sys_enter, p->mb_sys_enter_pr, p->mb_sys_exit};
   if (!tracing) {
-    unused.insert(unused.end(), {skel_->progs.mb_dev_xmit, skel_->progs.mb_dev_rx, skel_->progs.mb_sock_recv,
-                                 skel_->progs.mb_drop});
+    unused.insert(unused.end(), {p->mb_dev_xmit, p->mb_dev_rx, p->mb_sock_recv, p->mb_dev_xmit_pr, p->mb_dev_rx_pr,
+                                 p->mb_sock_recv_pr, p->mb_drop});
   }
+  // Each program that uses the 6.2 cast kfuncs has a probe-read twin (*_pr,
+  // bpf/lib/cast.h); exactly one of each pair is loaded.
+  if (kernel.kfunc_cast) {
+    unused.insert(unused.end(), {p->mb_dev_xmit_pr, p->mb_dev_rx_pr, p->mb_sock_recv_pr, p->mb_sys_enter_pr, p->mb_edt_pr});
+  } else {
+    unused.insert(unused.end(), {p->mb_dev_xmit, p->mb_dev_rx, p->mb_sock_recv, p->mb_sys_enter, p->mb_edt});
+  }
+  edt_prog_ = kernel.kfunc_cast ? p->mb_edt : p->mb_edt_pr;
+  tcx_ = kernel.tcx;
+  features_ = {kernel.kfunc_cast ? "cast:kfunc" : "cast:probe-read", kernel.tcx ? "limit-attach:tcx" : "limit-attach:clsact"};
+  if (tracing && sockets) features_.push_back("socket-stage:syscall-tracepoints");
   for (auto* prog : unused) {
     int err = bpf_program__set_autoload(prog, false);
     if (err) {
@@ -88,7 +114,7 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
 Tracer::~Tracer() { Destroy(); }
 
 void Tracer::Destroy() {
-  for (auto& [netns, fd] : limit_links_) close(fd);  // tcx links detach with their fd
+  for (auto& [netns, link] : limit_links_) Detach(link);  // before the program goes
   limit_links_.clear();
   if (stats_fd_ >= 0) close(stats_fd_);
   stats_fd_ = -1;
@@ -208,6 +234,12 @@ Napi::Value Tracer::Drain(const Napi::CallbackInfo& info) {
   }
   poller_->Stop();
   return poller_->Drained(env);
+}
+
+Napi::Value Tracer::Features(const Napi::CallbackInfo& info) {
+  auto a = Napi::Array::New(info.Env(), features_.size());
+  for (size_t i = 0; i < features_.size(); i++) a.Set(i, features_[i]);
+  return a;
 }
 
 Napi::Value Tracer::Close(const Napi::CallbackInfo& info) {

@@ -4,18 +4,22 @@
 // onEvents(cb) starts the ring-buffer poller; drain() detaches the tracing
 // programs and resolves once the last record reached JS (maps stay readable);
 // limit/unlimit attach the EDT program to a container's device; close()
-// detaches everything and frees the maps.
+// detaches everything and frees the maps. features() lists the kernel
+// features in use and the fallbacks taken (features.h, docs/kernels.md).
 #pragma once
 #include <napi.h>
 
 #include <functional>
 #include <map>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "poller.h"
 
 struct macebpf;
 struct mb_netns;
+struct bpf_program;
 
 namespace mb {
 
@@ -42,6 +46,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value Unlimit(const Napi::CallbackInfo& info);
   Napi::Value LimitState(const Napi::CallbackInfo& info);
   Napi::Value EdtTestRun(const Napi::CallbackInfo& info);
+  Napi::Value Features(const Napi::CallbackInfo& info);
 
   ::macebpf* Skel(Napi::Env env);
   void UpdateNetns(Napi::Env env, uint32_t netns, const std::function<void(struct mb_netns&)>& change);
@@ -49,7 +54,19 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
 
   ::macebpf* skel_ = nullptr;
   std::unique_ptr<Poller> poller_;
-  std::map<uint32_t, int> limit_links_;  // netns inode -> tcx link fd
+  // One limited device: a tcx link (an fd), or on kernels before 6.6 a
+  // cls_bpf filter on a clsact qdisc, removed explicitly.
+  struct LimitLink {
+    int fd = -1;              // tcx link; -1 for cls_bpf
+    std::string netns_path;   // cls_bpf: where to remove the filter
+    unsigned int ifindex = 0;
+    bool created_clsact = false;  // cls_bpf: the qdisc is ours to delete
+  };
+  void Detach(LimitLink& link);  // limit.cc
+  std::map<uint32_t, LimitLink> limit_links_;  // netns inode -> attachment
+  bpf_program* edt_prog_ = nullptr;             // mb_edt or mb_edt_pr
+  bool tcx_ = false;
+  std::vector<std::string> features_;
   int stats_fd_ = -1;                    // BPF_ENABLE_STATS: accounting on while open
 };
 

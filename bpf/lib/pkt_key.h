@@ -52,13 +52,13 @@ union mb_hdr {
  * (20 or 40), l4len is the L4 length by the IP header, avail the packet bytes
  * from l4 on that lie in the linear area (the copy past them is not packet). */
 static __always_inline bool mb_key_l4(struct mb_key *key, const __u8 *l4, __u32 l4len, long avail,
-				      const struct skb_shared_info *shinfo)
+				      const struct skb_shared_info *shinfo, const bool pr)
 {
 	if (key->proto == IPPROTO_TCP) {
 		const struct tcphdr *th = (const void *)l4;
 		__u32 hl = th->doff * 4;
 		__u32 plen = l4len > hl ? l4len - hl : 0;
-		__u16 gso_size = shinfo->gso_size;
+		__u16 gso_size = pr ? BPF_CORE_READ(shinfo, gso_size) : shinfo->gso_size;
 
 		if (gso_size && plen > gso_size) /* a GSO packet is keyed as its first segment */
 			plen = gso_size;
@@ -94,9 +94,10 @@ static __always_inline bool mb_key_l4(struct mb_key *key, const __u8 *l4, __u32 
 }
 
 /* l3: kernel address of the IP header; end: first byte past the linear data;
- * shinfo: the skb's shared info (GSO size), a BTF pointer. */
+ * shinfo: the skb's shared info (GSO size), a BTF pointer, or with pr a plain
+ * address read by probe (kernels without bpf_rdonly_cast, lib/cast.h). */
 static __always_inline bool mb_key_from_l3(struct mb_key *key, const __u8 *l3, const __u8 *end,
-					   const struct skb_shared_info *shinfo)
+					   const struct skb_shared_info *shinfo, const bool pr)
 {
 	union mb_hdr h;
 	long avail = end - l3;
@@ -113,12 +114,12 @@ static __always_inline bool mb_key_from_l3(struct mb_key *key, const __u8 *l3, c
 			return false;
 		key->family = 4;
 		key->proto = h.v4.protocol;
-		return mb_key_l4(key, &h.raw[20], l3len - 20, avail - 20, shinfo);
+		return mb_key_l4(key, &h.raw[20], l3len - 20, avail - 20, shinfo, pr);
 	}
 	if (h.v6.version == 6) {
 		key->family = 6;
 		key->proto = h.v6.nexthdr; /* extension headers are not followed */
-		return mb_key_l4(key, &h.raw[40], bpf_ntohs(h.v6.payload_len), avail - 40, shinfo);
+		return mb_key_l4(key, &h.raw[40], bpf_ntohs(h.v6.payload_len), avail - 40, shinfo, pr);
 	}
 	return false;
 }

@@ -38,6 +38,14 @@ static __always_inline int mb_sys_kind(long id)
 	return 0;
 }
 
+/* What the socket stage needs of the socket behind an fd. */
+struct mb_fd_sock {
+	__u64 sk;	/* struct sock * (identity only) */
+	__u32 write_seq; /* TCP: sequence of the next byte sent */
+	__u16 family;
+	__u8 proto;
+};
+
 /* The socket behind fd, as a BTF pointer (its fields read directly). */
 static __always_inline struct socket *mb_fd_socket(int fd)
 {
@@ -53,6 +61,47 @@ static __always_inline struct socket *mb_fd_socket(int fd)
 	if ((file->f_inode->i_mode & MB_S_IFMT) != MB_S_IFSOCK)
 		return NULL;
 	return bpf_rdonly_cast(file->private_data, bpf_core_type_id_kernel(struct socket));
+}
+
+/* Fills *out for a socket fd; pr: without bpf_rdonly_cast (lib/cast.h), every
+ * field by probe read. */
+static __always_inline bool mb_fd_sock_info(int fd, struct mb_fd_sock *out, const bool pr)
+{
+	struct sock *sk;
+
+	if (!pr) {
+		struct socket *sock = mb_fd_socket(fd);
+
+		if (!sock)
+			return false;
+		sk = sock->sk;
+		out->proto = sk->sk_protocol;
+		out->family = sk->__sk_common.skc_family;
+		if (out->proto == IPPROTO_TCP)
+			out->write_seq = ((struct tcp_sock *)bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct tcp_sock)))->write_seq;
+		out->sk = (__u64)sk;
+		return true;
+	}
+	struct fdtable *fdt = bpf_get_current_task_btf()->files->fdt;
+	struct file *file = NULL;
+
+	if (fd < 0 || (unsigned int)fd >= fdt->max_fds)
+		return false;
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fdt->fd[fd]) || !file)
+		return false;
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & MB_S_IFMT) != MB_S_IFSOCK)
+		return false;
+	struct socket *sock = BPF_CORE_READ(file, private_data);
+
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return false;
+	out->proto = BPF_CORE_READ(sk, sk_protocol);
+	out->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (out->proto == IPPROTO_TCP)
+		out->write_seq = BPF_CORE_READ((struct tcp_sock *)sk, write_seq);
+	out->sk = (__u64)sk;
+	return true;
 }
 
 /* read/write/send/recv pass (buf, len); the *v and *msg calls an iovec array. */

@@ -12,7 +12,14 @@ export interface TracerOptions {
   sockets?: boolean;
   /** Load the tracing programs (default true); a rate limiter alone needs none. */
   tracing?: boolean;
+  /**
+   * Kernel features to treat as missing, so their fallbacks run on any kernel
+   * (docs/kernels.md): "kfunc" (probe-read programs), "tcx" (clsact + cls_bpf).
+   */
+  disable?: KernelFeature[];
 }
+
+export type KernelFeature = 'kfunc' | 'tcx';
 
 export interface NativeTracer {
   setOuter(netns: number, ifindex: number): void;
@@ -35,6 +42,8 @@ export interface NativeTracer {
   /** Turns on the kernel's BPF run-time accounting until close() (BPF_ENABLE_STATS: nothing global stays changed). */
   enableStats(): void;
   progStats(): ProgStats[];
+  /** Kernel features in use and fallbacks taken, e.g. "cast:probe-read", "limit-attach:clsact". */
+  features(): string[];
   close(): void;
 }
 

@@ -35,9 +35,17 @@ export class Tracer extends EventEmitter<TracerEvents> {
     super();
     const { Tracer: Native } = loadAddon();
     this.native = new Native(opts);
+    this.features = this.native.features();
     this.sockets = opts.tracing !== false && opts.sockets !== false;
     if (opts.tracing !== false) this.native.onEvents((batch) => this.emit('batch', decodeRecords(batch), this.clock.offsetNs()));
   }
+
+  /**
+   * What this kernel gave the tracer (chosen before load, docs/kernels.md):
+   * "cast:kfunc" or "cast:probe-read", "limit-attach:tcx" or
+   * "limit-attach:clsact", "socket-stage:syscall-tracepoints" when traced.
+   */
+  readonly features: readonly string[];
 
   get isOpen(): boolean {
     return this.state === 'open';

@@ -51,7 +51,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       } catch {
         stats = 'no-bpf-run-time'; // BPF_ENABLE_STATS refused: no self-overhead figure
       }
-      this.features = [this.tracing.tracer.sockets ? 'socket-stage' : 'no-socket-stage', `limits:${this.limits.mode}`, stats];
+      this.features = [this.tracing.tracer.sockets ? 'socket-stage' : 'no-socket-stage', `limits:${this.limits.mode}`, stats, ...this.tracing.tracer.features];
     } catch (err) {
       void this.tracing.close();
       throw err;

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# npm run test:vm [-- --kernel 6.1|6.12|all] [--suite full|focused] [--job CMD]
+# For each kernel: fetch Debian's package (cached in build-vm/cache: not
+# build/, which node-gyp rebuild deletes), build the
+# initramfs, boot it under qemu with the host tree shared read-only, run the
+# root tests inside (CI=true: nothing skips) and report pass/fail per test.
+# Artifacts per kernel in build-vm/out/<series>/: console.log (guest console),
+# job.log (test output), results.json (vitest), summary.txt.
+#   suite full:    test/integration (the root suite) + test/vm (kernel matrix)
+#   suite focused: test/vm only (load, attach, traced ping, limits with fq)
+# The host tree must be built (npm run build): the guest runs the host's
+# CO-RE object and addon unchanged.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+kernels=all suite=full job='' timeout=${VM_TIMEOUT:-2400}
+while [ $# -gt 0 ]; do
+  case $1 in
+    --kernel) kernels=$2; shift 2 ;;
+    --suite) suite=$2; shift 2 ;;
+    --job) job=$2; shift 2 ;;
+    *) echo "vm/run.sh: unknown argument '$1'; use --kernel 6.1|6.12|all, --suite full|focused, --job CMD" >&2; exit 2 ;;
+  esac
+done
+[ "$kernels" = all ] && kernels="6.1 6.12"
+case $suite in
+  full) files="test/integration test/vm" ;;
+  focused) files="test/vm" ;;
+  *) echo "vm/run.sh: unknown suite '$suite'; use full or focused" >&2; exit 2 ;;
+esac
+for f in build/Release/macebpf.node dist/src/cli.js; do
+  [ -e "$f" ] || { echo "vm/run.sh: $f missing: run 'npm run build' first" >&2; exit 1; }
+done
+command -v qemu-system-x86_64 >/dev/null || { echo "vm/run.sh: qemu-system-x86_64 missing: apt-get install qemu-system-x86 busybox-static" >&2; exit 1; }
+# --config vm/vitest.config.mts: the test/vm files (*.vm.ts) are only picked up there.
+[ -n "$job" ] || job="node_modules/.bin/vitest run --config vm/vitest.config.mts --reporter=default --reporter=json --outputFile.json=/vmout/results.json $files"
+status=0
+for series in $kernels; do
+  out=$repo/build-vm/out/$series
+  rm -rf "$out"; mkdir -p "$out"
+  release=$(vm/kernel.sh "$series" "$repo/build-vm/cache")
+  initrd=$(vm/initramfs.sh "$repo/build-vm/cache" "$release")
+  cp vm/guest.sh "$out/guest.sh"
+  printf 'REPO=%q\nJOB=%q\n' "$repo" "$job" > "$out/job.env"
+  echo "vm: booting $release (suite $suite); console: $out/console.log" >&2
+  start=$(date +%s%N)
+  qrc=0
+  vm/qemu.sh "$repo/build-vm/cache/$release/boot/vmlinuz-$release" "$initrd" "$out" "$timeout" || qrc=$?
+  secs=$(( ($(date +%s%N) - start) / 1000000 ))e-3
+  node vm/report.js "$series" "$release" "$out" "$qrc" "$secs" | tee "$out/summary.txt" || status=1
+done
+exit $status
