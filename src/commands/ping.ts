@@ -35,7 +35,8 @@ const fmt = (ns: number): string => (Number.isFinite(ns) ? formatNs(ns) : '-');
 const row = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padStart(6) : c.padStart(11))).join('') + '\n';
 
 function pingArgs(a: PingArgs): string[] {
-  const args = ['-D', '-n', '-c', String(a.count), '-i', String(a.intervalS)];
+  // -W: without any reply, give up 2 s after the last request (ping's default is 10 s).
+  const args = ['-D', '-n', '-W', '2', '-c', String(a.count), '-i', String(a.intervalS)];
   if (a.size !== undefined) args.push('-s', String(a.size));
   if (a.family) args.push(`-${a.family}`);
   return [...args, a.target];
