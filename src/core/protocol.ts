@@ -98,6 +98,10 @@ export const CsvQuery = z.strictObject({
 });
 export type CsvQuery = z.infer<typeof CsvQuery>;
 
+/** GET /api/echoes query: a container's ICMP echoes with the parts to subtract. */
+export const EchoQuery = CsvQuery.pick({ container: true, since: true });
+export type EchoQuery = z.infer<typeof EchoQuery>;
+
 /** Turns a validated `since` into epoch ms (nowMs for "that long ago" forms). */
 export function sinceEpochMs(since: string | undefined, nowMs: number): number {
   if (since === undefined) return 0;

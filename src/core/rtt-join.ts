@@ -177,3 +177,36 @@ export function formatEchoRow(e: Echo, baseNs: bigint): string {
   const ts = Number.isFinite(e.t) ? (baseNs + BigInt(Math.round(e.t))).toString() : '';
   return [e.seq, ts, e.rawNs, n(e.egressNs), n(e.ingressNs), n(e.correctedNs), n(e.outerNs)].join(',');
 }
+
+/** What the daemon knows of an echo without the pinger's output: the parts to subtract and the outer RTT. */
+export interface EchoParts {
+  seq: number;
+  t: number; // store ns: the request entered the kernel
+  egressNs: number;
+  ingressNs: number;
+  outerNs: number;
+}
+
+/**
+ * Pairs each echo request's egress record with the ingress record of its
+ * reply (same sequence, the first at or after it, within maxRttNs). A pinger
+ * running in the container gets its corrected RTT as raw − egressNs −
+ * ingressNs of the echo with its sequence sent at its time.
+ */
+export function pairEchoes(egress: ReadonlyArray<EchoRecord & { seq: number }>, ingress: ReadonlyArray<EchoRecord & { seq: number }>, maxRttNs = 1e9): EchoParts[] {
+  const replies = new Map<number, Array<EchoRecord & { seq: number }>>();
+  for (const r of [...ingress].sort((a, b) => a.t - b.t)) {
+    const list = replies.get(r.seq % SEQ_SPACE);
+    if (list) list.push(r);
+    else replies.set(r.seq % SEQ_SPACE, [r]);
+  }
+  const out: EchoParts[] = [];
+  for (const e of [...egress].sort((a, b) => a.t - b.t)) {
+    const list = replies.get(e.seq % SEQ_SPACE);
+    const i = list?.findIndex((r) => r.t >= e.t && r.t - e.t <= maxRttNs) ?? -1;
+    if (i < 0 || !Number.isFinite(list![i]!.virt)) continue;
+    const r = list!.splice(i, 1)[0]!;
+    out.push({ seq: e.seq, t: e.t, egressNs: e.total, ingressNs: r.virt, outerNs: r.t - (e.t + e.total) });
+  }
+  return out;
+}

@@ -4,7 +4,10 @@
 // Mutations need the bearer token; reads need none.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { CsvQuery, LimitBody, sinceEpochMs } from '../core/protocol';
+import { wallNs } from '../core/csv';
+import { CsvQuery, EchoQuery, LimitBody, sinceEpochMs } from '../core/protocol';
+import { pairEchoes, type EchoRecord } from '../core/rtt-join';
+import type { StoredContainer } from '../core/store';
 import type { Direction } from '../core/records';
 import { discoverNamespaces } from '../host/discover';
 import { Token } from './auth';
@@ -92,6 +95,18 @@ function methodNotAllowed(allow: string[], method: string, path: string): never 
   throw new ApiError('method_not_allowed', `${method} is not allowed on ${path}; use ${allow.join(' or ')}`, undefined, { Allow: allow.join(', ') });
 }
 
+const ICMP_PROTOCOLS = new Set([1, 58]);
+
+// A container's ICMP echo records of one direction still in its ring.
+function icmpRecords(c: StoredContainer, dir: Direction, sinceT: number): Array<EchoRecord & { seq: number }> {
+  const cols = c.series[dir].ring.since(sinceT);
+  const out: Array<EchoRecord & { seq: number }> = [];
+  for (let i = 0; i < cols.t.length; i++) {
+    if (ICMP_PROTOCOLS.has(cols.proto[i]!)) out.push({ seq: cols.packetId[i]!, t: cols.t[i]!, total: cols.total[i]!, stack: cols.stack[i]!, virt: cols.virt[i]! });
+  }
+  return out;
+}
+
 export async function handleHttp(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   const method = req.method ?? 'GET';
   const path = url.pathname;
@@ -147,6 +162,21 @@ export async function handleHttp(ctx: HttpContext, req: IncomingMessage, res: Se
     ctx.csvStreams.delete(stream);
     return;
   }
+  if (path === '/api/echoes') {
+    if (method !== 'GET') methodNotAllowed(['GET'], method, path);
+    const q = parse(EchoQuery, Object.fromEntries(url.searchParams));
+    const c = daemon.container(q.container);
+    const store = daemon.tracing.store;
+    const sinceT = q.since === undefined ? -Infinity : store.tOfWallMs(sinceEpochMs(q.since, Date.now()));
+    const echoes = pairEchoes(icmpRecords(c, 'egress', sinceT), icmpRecords(c, 'ingress', sinceT)).map((e) => ({
+      seq: e.seq,
+      timestamp_ns: wallNs(store.baseNs, e.t).toString(),
+      egress_ns: e.egressNs,
+      ingress_ns: e.ingressNs,
+      outer_ns: e.outerNs,
+    }));
+    return sendJson(res, 200, { container: c.label, echoes });
+  }
   const m = /^\/api\/containers\/([^/]+)\/(trace|limit)$/.exec(path);
   if (m) {
     const name = decodeSegment(m[1]);
@@ -162,7 +192,7 @@ export async function handleHttp(ctx: HttpContext, req: IncomingMessage, res: Se
     else view = runMutation(daemon, { type: 'unlimit', container: daemon.containerBySpec(name).label });
     return sendJson(res, 200, { container: view });
   }
-  if (path.startsWith('/api/')) throw new ApiError('not_found', `no endpoint ${path}; see GET /api/containers, /api/latencies.csv, /monitor/statistics.json, /metrics, /healthz`);
+  if (path.startsWith('/api/')) throw new ApiError('not_found', `no endpoint ${path}; see GET /api/containers, /api/latencies.csv, /api/echoes, /monitor/statistics.json, /metrics, /healthz`);
   if (method !== 'GET' && method !== 'HEAD') methodNotAllowed(['GET'], method, path);
   return serveStatic(req, res, path);
 }

@@ -174,6 +174,27 @@ describe.skipIf(skipUnlessRoot)('macebpf serve (root, real kernel, lab)', () => 
     expect(new Set(lines.slice(1).map((l) => l.split(',')[1]))).toEqual(new Set([c1.name]));
   });
 
+  it('serves, per echo of a ping running in a container, the parts to subtract and the outer RTT', async () => {
+    const since = Date.now(); // earlier tests pinged with the same sequence numbers
+    const r = await ping(c1.name, lab.target.ip4, { count: 30, intervalS: 0.01 });
+    await sleep(200);
+    const res = await http(d.base, `/api/echoes?container=${c1.name}&since=${since}`);
+    expect(res.status, res.text).toBe(200);
+    const { echoes } = res.json() as { echoes: { seq: number; egress_ns: number; ingress_ns: number; outer_ns: number }[] };
+    const seqs = new Set(echoes.map((e) => e.seq));
+    for (const seq of r.rttsMs.keys()) expect(seqs.has(seq), `seq ${seq}`).toBe(true);
+    expect(echoes.length).toBe(r.rttsMs.size);
+    for (const e of echoes) {
+      expect(e.egress_ns).toBeGreaterThan(0);
+      expect(e.ingress_ns).toBeGreaterThan(0);
+      expect(e.outer_ns).toBeGreaterThan(0);
+      const raw = r.rttsMs.get(e.seq);
+      if (raw !== undefined) expect(raw * 1e6 - e.egress_ns - e.ingress_ns).toBeGreaterThan(0); // corrected RTT
+    }
+    const bad = await http(d.base, '/api/echoes?container=nosuch');
+    expect(bad.status).toBe(404);
+  });
+
   it('bound to a non-loopback address, serves reads to anyone and mutations only with the token', async () => {
     // A second daemon inside the lab's host netns, on the bridge address the
     // containers reach: nothing in the root namespace is exposed.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parsePingLine } from '../../src/core/ping-output';
-import { EchoJoin, quantilesOf } from '../../src/core/rtt-join';
+import { EchoJoin, pairEchoes, quantilesOf } from '../../src/core/rtt-join';
 
 const BASE = 1_795_000_000_000_000_000n;
 const wall = (t: number): number => Number(BASE) + t; // ping -D's print time for store time t
@@ -96,5 +96,23 @@ describe('ping output lines', () => {
   it('quantiles skip unmatched (NaN) values', () => {
     expect(quantilesOf([NaN, 3, 1, 2])).toEqual({ p50: 2, p90: 3, p99: 3 });
     expect(Number.isNaN(quantilesOf([NaN]).p50)).toBe(true);
+  });
+});
+
+describe('pairEchoes', () => {
+  it('pairs each request with the first reply of its sequence after it, across a wrap', () => {
+    const eg = [
+      { seq: 1, t: 1000, total: 20, stack: 5, virt: 15 },
+      { seq: 1, t: 5000, total: 22, stack: 5, virt: 17 }, // seq 1 again (wrapped), later
+      { seq: 2, t: 2000, total: 20, stack: 5, virt: 15 }, // its reply was lost
+    ];
+    const ing = [
+      { seq: 1, t: 5100, total: 9, stack: 4, virt: 5 },
+      { seq: 1, t: 1100, total: 8, stack: 4, virt: 4 },
+    ];
+    expect(pairEchoes(eg, ing)).toEqual([
+      { seq: 1, t: 1000, egressNs: 20, ingressNs: 4, outerNs: 80 },
+      { seq: 1, t: 5000, egressNs: 22, ingressNs: 5, outerNs: 78 },
+    ]);
   });
 });
