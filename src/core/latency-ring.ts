@@ -14,15 +14,6 @@ export interface LatencyColumns {
   proto: Uint8Array;
 }
 
-export interface LatencyEntry {
-  t: number;
-  total: number;
-  stack: number;
-  virt: number;
-  packetId: number;
-  proto: number;
-}
-
 /** Bytes one entry takes in a ring (for memory budgets). */
 export const RING_ENTRY_BYTES = 4 * 8 + 4 + 1;
 

@@ -9,7 +9,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { encodeFrame, FRAME_RECORD_BYTES } from '../core/frame';
+import { encodeFrame } from '../core/frame';
 import { ClientMessage, MUTATIONS, PROTOCOL_VERSION, type ContainerSummary, type Hello, type ServerMessage } from '../core/protocol';
 import type { RecordColumns } from '../core/records';
 import type { Token } from './auth';
@@ -224,6 +224,3 @@ export class WsHub {
     }
   }
 }
-
-/** Bytes a frame of n records takes on the wire (for the benchmark). */
-export const frameRecordBytes = FRAME_RECORD_BYTES;
