@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# npm run test:vm [-- --kernel 6.1|6.12|all] [--suite full|focused] [--job CMD]
+# npm run test:vm [-- --kernel 6.1|6.12|all] [--suite full|focused|'test/…'] [--job CMD]
 # For each kernel: fetch Debian's package (cached in build-vm/cache: not
 # build/, which node-gyp rebuild deletes), build the
 # initramfs, boot it under qemu with the host tree shared read-only, run the
@@ -26,7 +26,8 @@ done
 case $suite in
   full) files="test/integration test/vm" ;;
   focused) files="test/vm" ;;
-  *) echo "vm/run.sh: unknown suite '$suite'; use full or focused" >&2; exit 2 ;;
+  test/*) files=$suite ;;  # test files or directories, for a part of the suite
+  *) echo "vm/run.sh: unknown suite '$suite'; use full, focused or test paths" >&2; exit 2 ;;
 esac
 for f in build/Release/macebpf.node dist/src/cli.js; do
   [ -e "$f" ] || { echo "vm/run.sh: $f missing: run 'npm run build' first" >&2; exit 1; }

@@ -1,0 +1,107 @@
+// The kernel matrix (npm run test:vm): the host-built CO-RE object loads
+// unchanged, the tracer picks the programs and limit attachment this kernel
+// supports and says so, and a ping is traced through every path this kernel
+// can take (kfunc casts where it has them, probe reads always). Root only;
+// runs in the qemu guests (and on any root host).
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KernelFeature } from '../../src/host/addon';
+import { resolveIface } from '../../src/host/iface';
+import { resolveNetns } from '../../src/host/netns';
+import { Tracing } from '../../src/host/tracing';
+import { EGRESS, INGRESS, type RecordColumns } from '../../src/core/records';
+import { labDown, labUp, reapLabs, type Lab } from '../../src/lab/topology';
+import { killAllTraffic, ping } from '../../src/lab/traffic';
+import { isRoot, skipUnlessRoot } from '../support/root';
+import { hasCastKfuncs, hasTcx } from './kernel';
+
+interface Prog {
+  id: number;
+  name?: string;
+}
+
+/** mb_* programs in the kernel now (bpftool's pid lookup needs a newer kernel than 6.1). */
+function programs(): Prog[] {
+  const all = JSON.parse(execFileSync('bpftool', ['prog', 'list', '-j'], { encoding: 'utf8' })) as Prog[];
+  return all.filter((p) => p.name?.startsWith('mb_'));
+}
+
+describe.skipIf(skipUnlessRoot)('kernel features and fallbacks', () => {
+  let lab: Lab;
+
+  beforeAll(async () => {
+    if (!isRoot) throw new Error('kernel matrix tests need root (CI=true: they must run, not skip)');
+    await reapLabs();
+    lab = await labUp({ containers: 2 });
+  });
+
+  afterAll(async () => {
+    killAllTraffic();
+    if (lab) await labDown(lab);
+  });
+
+  it('loads the host-built object and reports the features of this kernel', async () => {
+    const before = new Set(programs().map((p) => p.id));
+    const t = new Tracing({});
+    try {
+      const expected = [
+        hasCastKfuncs() ? 'cast:kfunc' : 'cast:probe-read',
+        hasTcx() ? 'limit-attach:tcx' : 'limit-attach:clsact',
+        'socket-stage:syscall-tracepoints',
+      ];
+      expect(t.tracer.features).toEqual(expected);
+      const progs = programs().filter((p) => !before.has(p.id)).map((p) => p.name ?? '').sort();
+      // Exactly one of each kfunc / probe-read pair is in the kernel.
+      const pr = progs.filter((n) => n.endsWith('_pr'));
+      if (hasCastKfuncs()) expect(pr).toEqual([]);
+      else expect(pr).toEqual(['mb_dev_rx_pr', 'mb_dev_xmit_pr', 'mb_edt_pr', 'mb_sock_recv_pr', 'mb_sys_enter_pr']);
+      console.log(`kernel ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}: features ${t.tracer.features.join(', ')}; programs ${progs.join(' ')}`);
+    } finally {
+      await t.close();
+    }
+  });
+
+  // Every path a kernel of the matrix takes: kfunc casts (6.2+) and probe reads (all).
+  const paths: { label: string; disable: KernelFeature[]; runs: () => boolean }[] = [
+    { label: 'kfunc casts', disable: [], runs: hasCastKfuncs },
+    { label: 'probe reads', disable: ['kfunc'], runs: () => true },
+  ];
+  // Only the paths this kernel takes: a path it cannot take is no test here (not a skip).
+  for (const path of paths.filter((p) => p.runs())) {
+    it(`traces a container's ping in both directions with ${path.label}`, async () => {
+      const t = new Tracing({ disable: path.disable });
+      const got: RecordColumns[] = [];
+      try {
+        expect(t.tracer.features).toContain(path.disable.includes('kfunc') ? 'cast:probe-read' : hasCastKfuncs() ? 'cast:kfunc' : 'cast:probe-read');
+        const c1 = resolveNetns(lab.containers[0].name);
+        t.trace(c1);
+        t.trace(resolveNetns(lab.containers[1].name)); // traced but silent: no records
+        t.tracer.addOuter(resolveIface(resolveNetns(lab.host.name), lab.host.uplink));
+        t.on('records', (cols) => got.push(cols));
+        const p = await ping(lab.containers[0].name, lab.target.ip4, { count: 5, intervalS: 0.2 });
+        expect(p.received).toBe(5);
+      } finally {
+        await t.close();
+      }
+      const rec = { egress: 0, ingress: 0, stack: 0, virt: 0, other: 0 };
+      for (const c of got) {
+        for (let i = 0; i < c.length; i++) {
+          if (c.proto[i] !== 1) continue;
+          if (c.container[i] !== 1) rec.other++;
+          if (c.dir[i] === EGRESS) rec.egress++;
+          if (c.dir[i] === INGRESS) rec.ingress++;
+          if (Number.isFinite(c.stackNs[i])) rec.stack++;
+          if (Number.isFinite(c.virtNs[i])) rec.virt++;
+          expect(c.totalNs[i]).toBeGreaterThan(0);
+          expect(c.totalNs[i]).toBeLessThan(1e9);
+        }
+      }
+      console.log(`${path.label}: ICMP records ${JSON.stringify(rec)}`);
+      expect(rec.other).toBe(0);
+      expect(rec.egress).toBe(5);
+      expect(rec.ingress).toBe(5);
+      expect(rec.stack).toBe(10); // the socket stage saw both directions
+      expect(rec.virt).toBe(10);
+    });
+  }
+});

@@ -1,0 +1,17 @@
+// kernel.ts - what the kernel matrix expects of the running kernel
+// (docs/kernels.md): the cast kfuncs arrived in 6.2, tcx in 6.6.
+import * as os from 'node:os';
+
+export function kernelVersion(release = os.release()): [number, number] {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  if (!m) throw new Error(`cannot parse kernel release "${release}"`);
+  return [Number(m[1]), Number(m[2])];
+}
+
+const atLeast = (major: number, minor: number): boolean => {
+  const [a, b] = kernelVersion();
+  return a > major || (a === major && b >= minor);
+};
+
+export const hasCastKfuncs = (): boolean => atLeast(6, 2);
+export const hasTcx = (): boolean => atLeast(6, 6);
