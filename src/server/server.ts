@@ -24,6 +24,15 @@ export interface ServerOptions extends Partial<ServerConfig> {
   outer: OuterDevice;
 }
 
+function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
+  const where = `${host}:${port}`;
+  if (err.code === 'EADDRINUSE') return new Error(`cannot listen on ${where}: the port is in use (another macebpf serve?); pick another with --port, or --port 0 for any free one`);
+  if (err.code === 'EADDRNOTAVAIL') return new Error(`cannot listen on ${where}: no interface of this host has address ${host}; use one it has, 127.0.0.1, or 0.0.0.0 / :: for all`);
+  if (err.code === 'EACCES') return new Error(`cannot listen on ${where}: permission denied (ports below 1024 need CAP_NET_BIND_SERVICE)`);
+  if (err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') return new Error(`cannot listen on ${where}: host name ${host} does not resolve; give an address`);
+  return new Error(`cannot listen on ${where}: ${err.message}`);
+}
+
 export class Server {
   readonly config: ServerConfig;
   readonly daemon: Daemon;
@@ -74,7 +83,7 @@ export class Server {
   /** Starts listening and sampling; writes the token file. Resolves with the bound port. */
   async listen(): Promise<number> {
     await new Promise<void>((resolve, reject) => {
-      this.http.once('error', reject);
+      this.http.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, this.config.host, this.config.port)));
       this.http.listen(this.config.port, this.config.host, () => {
         this.http.off('error', reject);
         resolve();

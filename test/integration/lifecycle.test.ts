@@ -140,6 +140,26 @@ describe.skipIf(skipUnlessRoot)('command lifecycle (root, real kernel, lab)', ()
     await expectNothingLeft(p, progs, ns, cmd === 'serve' ? token : undefined);
   });
 
+  it.each([
+    ['a port in use', (port: number) => ['--port', String(port)], /the port is in use/],
+    ['an address of no interface', () => ['--host', '198.18.255.254', '--port', '0'], /no interface of this host has address 198\.18\.255\.254/],
+  ])('serve on %s says so, exits 1 and leaves nothing', async (_what, extra, msg) => {
+    const first = cli(serveArgs(path.join(tmp, 'first.token')));
+    await started(first, /serving http/);
+    const port = Number(/\(port (\d+)\)/.exec(first.stderr())![1]);
+    const progs = await ourProgramIds();
+    const ns = await netnsList();
+    const token = path.join(tmp, 'second.token');
+    const outer = ['--outer', lab.host.uplink, '--outer-netns', lab.host.name];
+    const second = cli(['serve', '--token-file', token, '--netns', lab.containers[0].name, ...outer, ...extra(port)]);
+    const exit = await second.exited;
+    expect(exit.code).toBe(1);
+    expect(second.stderr()).toMatch(msg);
+    await expectNothingLeft(second, progs, ns, token);
+    first.child.kill('SIGTERM');
+    expect((await first.exited).code).toBe(0);
+  });
+
   it('the closing batch: trace --duration with a flood ping writes one CSV row per record the kernel emitted', async () => {
     const csv = path.join(tmp, 'flood.csv');
     const p = cli([...traceArgs, '--duration', '3', '--csv', csv]);

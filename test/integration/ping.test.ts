@@ -81,13 +81,11 @@ describe.skipIf(skipUnlessRoot)('macebpf ping (root, real kernel, lab)', () => {
       expect(r.outer, `seq ${r.seq}`).toBeGreaterThan(0);
       expect(r.timestampNs > t0).toBe(true);
     }
-    // The kernel's outer-device RTT lies within a few µs below the corrected
-    // RTT: what is left between them is ping's own stamp-to-syscall time and
-    // the receive timestamp's place (docs/measurement.md).
-    const gaps = ok.map((r) => r.corrected - r.outer).sort((a, b) => a - b);
-    const median = gaps[Math.floor(gaps.length / 2)]!;
-    expect(median).toBeGreaterThan(-5_000);
-    expect(median).toBeLessThan(15_000);
+    // The kernel's outer-device RTT is below the corrected RTT + a few µs:
+    // what is left between them is ping's own stamp-to-syscall time and the
+    // receive timestamp's place (docs/measurement.md).
+    const within = ok.filter((r) => r.outer <= r.corrected + 5_000);
+    expect(within.length / ok.length).toBeGreaterThanOrEqual(0.99);
     // The per-echo lines on stdout: header, one line per reply, summary.
     const lines = p.stdout().split('\n').filter((l) => /^\s+\d+\s/.test(l));
     expect(lines).toHaveLength(replies);
