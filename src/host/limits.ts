@@ -12,7 +12,7 @@ import type { Tracer } from './tracer';
 
 export interface LimitRequest {
   rateBytesPerSec: number;
-  horizonNs?: number; // default: defaultHorizonNs(mode, rate)
+  horizonNs?: number; // default: the current limit's, else defaultHorizonNs(mode, rate)
   dev?: string; // default: the device of the container's default route
 }
 
@@ -47,7 +47,8 @@ export class Limits {
       throw new Error(`${netns.label} is already limited on ${old.dev}; remove that limit before limiting ${req.dev}`);
     }
     const mode = old?.mode ?? this.mode;
-    const horizonNs = req.horizonNs ?? defaultHorizonNs(mode, req.rateBytesPerSec);
+    // A change of rate alone keeps the horizon the limit has.
+    const horizonNs = req.horizonNs ?? old?.horizon_ns ?? defaultHorizonNs(mode, req.rateBytesPerSec);
     const restore = old ? old.restore : mode === 'fq' ? installFq(netns, dev) : undefined;
     try {
       this.tracer.limit(netns, dev, req.rateBytesPerSec, horizonNs, mode === 'fq');

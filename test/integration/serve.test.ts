@@ -195,6 +195,33 @@ describe.skipIf(skipUnlessRoot)('macebpf serve (root, real kernel, lab)', () => 
     expect(bad.status).toBe(404);
   });
 
+  it('limits a container at run time over HTTP and over an authenticated WebSocket; statistics, metrics and summaries show it', async () => {
+    const put = await http(d.base, `/api/containers/${c1.name}/limit`, { method: 'PUT', token: d.token, body: JSON.stringify({ rate: '10mbit', horizon: '300ms' }) });
+    expect(put.status, put.text).toBe(200);
+    expect((put.json() as { container: ContainerView }).container.limit).toMatchObject({ rate_bytes_per_sec: 1_250_000, horizon_ns: 300e6, dev: 'eth0' });
+    await ping(c1.name, lab.target.ip4, { count: 20, intervalS: 0.01, size: 1400 });
+    const stats = (await http(d.base, '/monitor/statistics.json')).json() as ContainerStatistics[];
+    const bw = stats.find((x) => x.netns === c1.inode)!.statistics.net_traffic_control_statistics;
+    expect(bw).toHaveLength(1);
+    expect(bw[0]).toMatchObject({ id: 'bw_limit' });
+    expect(bw[0]!.packets).toBeGreaterThanOrEqual(20);
+    const m = (await http(d.base, '/metrics')).text;
+    expect(metricValue(m, 'macebpf_tc_limit_bytes_per_second', { container: c1.name, id: 'bw_limit' })).toBe(1_250_000);
+    expect(metricValue(m, 'macebpf_tc_packets_total', { container: c1.name, id: 'bw_limit' })).toBeGreaterThanOrEqual(20);
+
+    // The same over the WebSocket, authenticated by ?token= on the upgrade.
+    const ws = await connect(d.port, { query: `?token=${encodeURIComponent(d.token)}` });
+    clients.push(ws);
+    expect(ws.json.find((x) => x.type === 'hello')).toMatchObject({ authenticated: true });
+    expect(await ws.request({ type: 'limit', container: c1.name, rate: '37500KB' })).toMatchObject({ type: 'reply', ok: true, result: { limit: { rate_bytes_per_sec: 37500 * 1024, horizon_ns: 300e6 } } });
+    await until('a summary with the new limit', () => ws.json.some((x) => x.type === 'summary' && x.containers.some((c) => c.netns === c1.inode && c.limit?.rate_bytes_per_sec === 37500 * 1024)));
+    expect(await ws.request({ type: 'unlimit', container: c1.name })).toMatchObject({ type: 'reply', ok: true, result: { limit: null } });
+    const after = (await http(d.base, '/monitor/statistics.json')).json() as ContainerStatistics[];
+    expect(after.find((x) => x.netns === c1.inode)!.statistics.net_traffic_control_statistics).toEqual([]);
+    const again = await http(d.base, `/api/containers/${c1.name}/limit`, { method: 'DELETE', token: d.token });
+    expect(again.status).toBe(409);
+  });
+
   it('bound to a non-loopback address, serves reads to anyone and mutations only with the token', async () => {
     // A second daemon inside the lab's host netns, on the bridge address the
     // containers reach: nothing in the root namespace is exposed.
