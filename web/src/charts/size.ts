@@ -1,0 +1,13 @@
+// size.ts - keeps a chart as wide as its box (the box's height is fixed in
+// CSS, so nothing below moves when data arrives or the window is resized).
+import type uPlot from 'uplot';
+
+export function fitWidth(u: uPlot, box: HTMLElement, height: number): () => void {
+  const fit = (): void => {
+    const w = Math.max(200, Math.floor(box.clientWidth));
+    if (w !== u.width) u.setSize({ width: w, height });
+  };
+  const ro = new ResizeObserver(fit);
+  ro.observe(box);
+  return () => ro.disconnect();
+}
