@@ -56,7 +56,7 @@ interface Flow {
   kind: 'icmp' | 'udp';
 }
 
-interface UdpFlood {
+export interface UdpFlood {
   sentPackets?: number;
   receivedPackets?: number;
   lostPackets?: number;
@@ -65,7 +65,7 @@ interface UdpFlood {
 }
 
 /** iperf3 UDP at unlimited rate with small datagrams: the most packets per second a container can send. */
-async function udpFlood(ns: string, target: string, port: number, seconds: number): Promise<UdpFlood> {
+export async function udpFlood(ns: string, target: string, port: number, seconds: number): Promise<UdpFlood> {
   const args = ['-c', target, '-p', String(port), '-u', '-b', '0', '-l', String(UDP_LEN), '-t', String(seconds), '-J', '--connect-timeout', '3000'];
   const r = await nsExec(ns, 'iperf3', args, { timeoutMs: (seconds + 20) * 1000, okCodes: [1] });
   type Sum = { packets?: number; lost_packets?: number; seconds?: number };
@@ -86,7 +86,7 @@ async function udpFlood(ns: string, target: string, port: number, seconds: numbe
   return out;
 }
 
-const UDP_LEN = 64;
+export const UDP_LEN = 64;
 
 async function scenario(
   ctx: BenchContext,

@@ -8,7 +8,8 @@
 // (RTT and TCP throughput off / macebpf / bpftrace), pipeline (records/s,
 // lost, coverage at flood rates), accuracy (corrected container RTT vs host),
 // edt (achieved / configured rate under EDT limits; a neighbour's RTT while
-// c1 floods, unlimited and limited).
+// c1 floods, unlimited and limited), server (the daemon's CPU per record
+// with 0, 1 and 10 WebSocket clients vs the tracing's own; store memory).
 // Everything it creates is removed on exit, on failure and on SIGINT/SIGTERM;
 // kernel.bpf_stats_enabled is restored to its previous value.
 import { execFileSync } from 'node:child_process';
@@ -26,9 +27,10 @@ import { runEdt } from './edt';
 import { holdKernelLock, type KernelLock } from './lock';
 import { runPerturbation } from './perturbation';
 import { runPipeline } from './pipeline';
+import { runServer } from './server';
 import { renderSummary, type AllResults, type Env, type SectionOutcome } from './summary';
 
-const SECTIONS = ['cost', 'perturbation', 'pipeline', 'accuracy', 'edt'] as const;
+const SECTIONS = ['cost', 'perturbation', 'pipeline', 'accuracy', 'edt', 'server'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const RESULTS = path.resolve(__dirname, '..', '..', 'bench', 'results');
@@ -139,6 +141,7 @@ async function main(): Promise<number> {
       pipeline: runPipeline,
       accuracy: runAccuracy,
       edt: runEdt,
+      server: runServer,
     };
     for (const s of SECTIONS) {
       if (!args.only.includes(s)) continue;
@@ -180,6 +183,7 @@ async function main(): Promise<number> {
     pipeline: (outcomes.pipeline as AllResults['pipeline']) ?? previous('pipeline'),
     accuracy: (outcomes.accuracy as AllResults['accuracy']) ?? previous('accuracy'),
     edt: (outcomes.edt as AllResults['edt']) ?? previous('edt'),
+    server: (outcomes.server as AllResults['server']) ?? previous('server'),
   };
   const md = renderSummary(all);
   fs.writeFileSync(path.join(RESULTS, 'SUMMARY.md'), md);
