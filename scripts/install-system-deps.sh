@@ -4,8 +4,9 @@
 set -euo pipefail
 
 # bpftrace: the peer `npm run bench` compares against; prometheus: its
-# promtool checks /metrics in the tests.
-packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev iproute2 iputils-ping iperf3 nftables util-linux bpftrace prometheus)
+# promtool checks /metrics in the tests; chromium: the browser the dashboard
+# tests and benchmark drive (playwright-core never downloads one).
+packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev iproute2 iputils-ping iperf3 nftables util-linux bpftrace prometheus chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
