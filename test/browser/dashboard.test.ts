@@ -1,0 +1,145 @@
+// The dashboard in a real headless Chromium against a real `macebpf demo`
+// (issue 7): points arrive, tracing toggles stop and resume them, a limit
+// moves the achieved rate and its removal lifts it, the CSV is the selected
+// container's, a bad rate is explained inline, and a daemon that goes away
+// shows as disconnected and is reconnected to when it is back. Screenshots
+// (light and dark) go to artifacts/browser/.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { assertBuilt, killCli } from '../support/cli';
+import { skipUnlessRoot } from '../support/root';
+import { ARTIFACTS, launch, type Browser } from './browser';
+import { startDemo, type Demo } from './demo';
+
+const CSV_HEADER = 'timestamp_ns,container,netns,direction,protocol,latency_ns,stack_ns,virt_ns,packet_id';
+
+async function num(page: Page, selector: string, attr: string): Promise<number> {
+  const v = await page.getAttribute(selector, attr);
+  return v === null || v === '' ? NaN : Number(v);
+}
+
+/** Polls fn until it returns true (then resolves) or ms pass (then throws, naming what). */
+async function eventually(what: string, fn: () => Promise<boolean>, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await fn()) return;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const row = (label: string): string => `tr[data-container="${label}"]`;
+
+describe.skipIf(skipUnlessRoot)('dashboard in headless Chromium against macebpf demo', () => {
+  let demo: Demo;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    assertBuilt();
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    demo = await startDemo();
+    browser = await launch();
+    page = await browser.context.newPage();
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await demo?.stop();
+    killCli();
+  }, 60_000);
+
+  test('page loads, lists the demo containers, and the latency chart receives points within 5 s', async () => {
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(demo.url);
+    await page.waitForSelector('[data-testid=conn][data-state=open]', { timeout: 5000 });
+    for (const c of demo.containers) await page.waitForSelector(row(c), { timeout: 5000 });
+    await page.click(row(demo.containers[0]));
+    await eventually('points in the latency chart', async () => (await num(page, '[data-testid=chart-latency]', 'data-points')) > 0, 5000);
+    expect(errors).toEqual([]);
+  });
+
+  test('light and dark screenshots', async () => {
+    await page.click(row(demo.bulk));
+    await page.waitForTimeout(3000); // quantile bins and rate history fill in
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-light.png'), fullPage: true });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.waitForTimeout(1000);
+    const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    expect(bg).toBe('rgb(17, 20, 26)');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-dark.png'), fullPage: true });
+    await page.emulateMedia({ colorScheme: 'light' });
+    expect(fs.statSync(path.join(ARTIFACTS, 'dashboard-dark.png')).size).toBeGreaterThan(10_000);
+  });
+
+  test('tracing off stops a container\'s new points; on again resumes them', async () => {
+    const c = demo.containers[0];
+    await page.click(row(c));
+    const newest = (): Promise<number> => num(page, '[data-testid=chart-latency]', 'data-last');
+    await eventually('points of ' + c, async () => (await newest()) > 0, 5000);
+    await page.uncheck(`${row(c)} [data-testid=trace-toggle]`);
+    await page.waitForSelector(`${row(c)}[data-traced=false]`, { timeout: 5000 });
+    await page.waitForTimeout(1500); // records already in flight still arrive
+    const stoppedAt = await newest();
+    await page.waitForTimeout(3000);
+    expect(await newest()).toBe(stoppedAt);
+    await page.check(`${row(c)} [data-testid=trace-toggle]`);
+    await page.waitForSelector(`${row(c)}[data-traced=true]`, { timeout: 5000 });
+    await eventually('new points after tracing is on again', async () => (await newest()) > stoppedAt, 5000);
+  });
+
+  test('setting a limit moves the achieved rate toward it; removing it lifts the rate', async () => {
+    const c = demo.bulk;
+    await page.click(row(c));
+    const limitBps = 4e6 / 8; // 4 Mbit/s, below the demo's 10 Mbit/s and the flow's 40 Mbit/s
+    await page.fill('[data-testid=limit-rate]', '4mbit');
+    await page.click('[data-testid=limit-set]');
+    await page.waitForSelector(`${row(c)} >> text=4.0 Mbit/s`, { timeout: 5000 });
+    // policing: TCP settles below the rate; never above it (plus a sample's jitter)
+    await eventually('the achieved rate near 4 Mbit/s', async () => {
+      const a = await num(page, '[data-testid=achieved]', 'data-bps');
+      return a > 0.3 * limitBps && a < 1.2 * limitBps;
+    }, 15_000);
+    await page.click('[data-testid=limit-remove]');
+    await page.waitForSelector('[data-testid=limit-none]', { timeout: 5000 });
+    await eventually('egress bytes/s well above the removed limit', async () => (await num(page, `${row(c)} [data-testid=bps]`, 'data-value')) > 2 * limitBps, 15_000);
+  });
+
+  test('a bad rate shows its error inline and changes nothing', async () => {
+    await page.click(row(demo.containers[0]));
+    await page.fill('[data-testid=limit-rate]', '10 potatoes');
+    await page.click('[data-testid=limit-set]');
+    await expect.poll(() => page.textContent('[data-testid=limit-error]')).toContain('invalid rate "10 potatoes"');
+    expect(await page.textContent('[data-testid=limit-error]')).toContain('unknown unit');
+    await page.waitForSelector('[data-testid=limit-none]');
+  });
+
+  test('CSV download has the header and rows of the selected container only', async () => {
+    const c = demo.containers[0];
+    await page.click(row(c));
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=csv]')]);
+    const file = path.join(ARTIFACTS, `${c}.csv`);
+    await download.saveAs(file);
+    const lines = fs.readFileSync(file, 'utf8').trim().split('\n');
+    expect(lines[0]).toBe(CSV_HEADER);
+    expect(lines.length).toBeGreaterThan(10);
+    const containers = new Set(lines.slice(1).map((l) => l.split(',')[1]));
+    expect([...containers]).toEqual([c]);
+  });
+
+  test('a daemon that goes away shows as disconnected; restarted, the page reconnects', async () => {
+    const port = demo.port;
+    await demo.stop();
+    await page.waitForSelector('[data-testid=conn][data-state=closed]', { timeout: 10_000 });
+    expect(await page.getAttribute('[data-testid=banner]', 'data-kind')).toBe('gone');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-disconnected.png') });
+    demo = await startDemo(port);
+    await page.waitForSelector('[data-testid=conn][data-state=open]', { timeout: 15_000 });
+    // a new demo has a new token: the old page's is refused, and says so
+    await page.waitForSelector('[data-testid=banner][data-kind=token]', { timeout: 5000 });
+    for (const c of demo.containers) await page.waitForSelector(row(c), { timeout: 5000 });
+  });
+});
