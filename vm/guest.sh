@@ -25,6 +25,13 @@ ip link set lo up
 hostname macebpf-vm 2>/dev/null || true
 mark "ready (kernel $rel)"
 cd "$REPO"
+# The host tree is live: a `npm run build` there (node-gyp deletes build/)
+# must not pull the addon from under a running guest. Copies made inside the
+# overlay land in its tmpfs and hide the host's later changes.
+for d in build/Release dist; do
+  [ -d "$d" ] && cp -a "$d" "$d.vm" && rm -rf "$d" && mv "$d.vm" "$d"
+done
+mark "snapshot of build/Release and dist taken"
 sh -c "$JOB" > /vmout/job.log 2>&1
 echo $? > /vmout/job.rc
 mark "job exited $(cat /vmout/job.rc)"

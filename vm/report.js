@@ -29,7 +29,7 @@ if (json) {
   const results = JSON.parse(json);
   const count = { passed: 0, failed: 0, skipped: 0 };
   for (const file of results.testResults) {
-    const rel = path.relative(path.resolve(out, '../../..'), file.name);
+    const rel = path.relative(process.cwd(), file.name);
     if (file.assertionResults.length === 0 && file.status === 'failed') {
       count.failed++;
       lines.push(`  FAIL  ${rel}: ${(file.message ?? '').split('\n')[0]}`);

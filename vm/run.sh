@@ -7,7 +7,7 @@
 # Artifacts per kernel in build-vm/out/<series>/: console.log (guest console),
 # job.log (test output), results.json (vitest), summary.txt.
 #   suite full:    test/integration (the root suite) + test/vm (kernel matrix)
-#   suite focused: test/vm only (load, attach, traced ping, limits with fq)
+#   suite focused: load, features, traced ping per path, limits with fq (what CI runs)
 # The host tree must be built (npm run build): the guest runs the host's
 # CO-RE object and addon unchanged.
 set -euo pipefail
@@ -25,7 +25,7 @@ done
 [ "$kernels" = all ] && kernels="6.1 6.12"
 case $suite in
   full) files="test/integration test/vm" ;;
-  focused) files="test/vm" ;;
+  focused) files="test/vm/features.vm.ts test/vm/edt-fq.vm.ts" ;;
   test/*) files=$suite ;;  # test files or directories, for a part of the suite
   *) echo "vm/run.sh: unknown suite '$suite'; use full, focused or test paths" >&2; exit 2 ;;
 esac
@@ -37,7 +37,7 @@ command -v qemu-system-x86_64 >/dev/null || { echo "vm/run.sh: qemu-system-x86_6
 [ -n "$job" ] || job="node_modules/.bin/vitest run --config vm/vitest.config.mts --reporter=default --reporter=json --outputFile.json=/vmout/results.json $files"
 status=0
 for series in $kernels; do
-  out=$repo/build-vm/out/$series
+  out=${VM_OUT:-$repo/build-vm/out}/$series  # VM_OUT: for runs side by side
   rm -rf "$out"; mkdir -p "$out"
   release=$(vm/kernel.sh "$series" "$repo/build-vm/cache")
   initrd=$(vm/initramfs.sh "$repo/build-vm/cache" "$release")

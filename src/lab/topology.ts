@@ -53,6 +53,7 @@ import {
   writeState,
 } from './state';
 import type { Lab, LabContainer } from './types';
+import { shapeUplink, type Bottleneck } from './bottleneck';
 
 export { LAB_STATE_DIR } from './state';
 export type { Lab, LabContainer } from './types';
@@ -64,6 +65,8 @@ export interface LabUpOptions {
   id?: string;
   /** owner pid, default process.pid; 0 = persistent (macebpf lab up) */
   ownerPid?: number;
+  /** shape the uplink (outer device) into a shared bottleneck (bottleneck.ts) */
+  uplink?: Bottleneck;
 }
 
 export const NAT_TABLE = 'macebpf_lab';
@@ -242,6 +245,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
   writeState(lab); // first: a mb-<id>-* netns without state is then always an orphan
   try {
     await build(lab);
+    if (opts.uplink) await shapeUplink(lab, opts.uplink);
   } catch (e) {
     await labDown(lab).catch(() => undefined);
     throw e;

@@ -45,8 +45,10 @@ describe.skipIf(skipUnlessRoot)('EDT program (BPF_PROG_TEST_RUN)', () => {
   const run = (ns: NetnsRef): { verdict: number; tstamp: bigint } => session.edtTestRun(frame(), ns);
 
   it('spaces successive departure times by len/rate and counts them', () => {
-    const rate = 1_000_000; // bytes/s: 1000 bytes every 1 ms, far slower than test runs arrive
-    session.limit(limited, 'lo', rate, 50e6, true);
+    // bytes/s: 1000 bytes every 20 ms, far slower than test runs arrive even
+    // under software emulation (qemu TCG: ~4 ms apart), so every run queues.
+    const rate = 50_000;
+    session.limit(limited, 'lo', rate, 1e9, true);
     const out = Array.from({ length: 20 }, () => run(limited));
     expect(out.every((o) => o.verdict === TC_ACT_OK)).toBe(true);
     for (let i = 1; i < out.length; i++) expect(out[i].tstamp - out[i - 1].tstamp).toBe(BigInt((FRAME * 1e9) / rate));
@@ -55,11 +57,12 @@ describe.skipIf(skipUnlessRoot)('EDT program (BPF_PROG_TEST_RUN)', () => {
     expect(st.bytes).toBe(20 * FRAME);
     expect(st.delayed).toBeGreaterThanOrEqual(19);
     expect(st.tLastNs).toBe(out[19].tstamp);
+    session.unlimit(limited.inode); // its 400 ms queue would shorten the next test's horizon
   });
 
   it('drops and counts packets beyond the horizon', () => {
-    // 10,000 B/s: one 1000-byte packet per 100 ms; a 1 s horizon holds 10,
-    // or 9 when the ~20 ms still queued from the test before count.
+    // 10,000 B/s: one 1000-byte packet per 100 ms; a 1 s horizon holds 10
+    // (9 if a queue were left over: the test before removes its limit).
     session.limit(limited, 'lo', 10_000, 1e9, true);
     const before = session.limitState(limited.inode);
     const out = Array.from({ length: 20 }, () => run(limited));
