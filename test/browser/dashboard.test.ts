@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { assertBuilt, killCli } from '../support/cli';
+import { assertBuilt } from '../support/cli';
 import { skipUnlessRoot } from '../support/root';
 import { ARTIFACTS, launch, type Browser } from './browser';
 import { startDemo, type Demo } from './demo';
@@ -48,7 +48,6 @@ describe.skipIf(skipUnlessRoot)('dashboard in headless Chromium against macebpf 
   afterAll(async () => {
     await browser?.close();
     await demo?.stop();
-    killCli();
   }, 60_000);
 
   test('page loads, lists the demo containers, and the latency chart receives points within 5 s', async () => {
@@ -68,7 +67,7 @@ describe.skipIf(skipUnlessRoot)('dashboard in headless Chromium against macebpf 
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-light.png'), fullPage: true });
     await page.emulateMedia({ colorScheme: 'dark' });
     await page.waitForTimeout(1000);
-    const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const bg = await page.evaluate<string>('getComputedStyle(document.body).backgroundColor');
     expect(bg).toBe('rgb(17, 20, 26)');
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-dark.png'), fullPage: true });
     await page.emulateMedia({ colorScheme: 'light' });

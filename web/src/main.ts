@@ -3,6 +3,7 @@
 // loop, each chart's setData called at most once per frame. The token
 // comes from the URL fragment (#token=…), which browsers never send to a
 // server; without it the page is read-only.
+import { decodeFrame } from '../../src/core/frame';
 import type { ServerMessage } from '../../src/core/protocol';
 import { DistributionChart } from './charts/distribution';
 import { LatencyChart } from './charts/latency';
@@ -218,4 +219,13 @@ requestAnimationFrame(frame);
 
 // For bench/dashboard.ts: frame times, and records fed through the same
 // decoder and model as the WebSocket's.
-(window as unknown as { macebpf: unknown }).macebpf = { model, perf, conn, select: (label: string) => ((selected = label), model.version++, model.metaVersion++) };
+(window as unknown as { macebpf: unknown }).macebpf = {
+  model,
+  perf,
+  ingest: (buf: ArrayBuffer) => model.onFrame(decodeFrame(buf)),
+  select: (label: string) => {
+    selected = label;
+    model.version++;
+    model.metaVersion++;
+  },
+};

@@ -20,7 +20,7 @@ export const nsTicks = (_u: uPlot, splits: number[]): string[] => splits.map((v)
 
 let occupancy = new Uint8Array(0);
 
-function drawPoints(u: uPlot, si: number, i0: number, i1: number): null {
+function drawPoints(color: string, u: uPlot, si: number, i0: number, i1: number): null {
   const xs = u.data[0];
   const ys = u.data[si];
   const { left, top, width, height } = u.bbox;
@@ -37,7 +37,7 @@ function drawPoints(u: uPlot, si: number, i0: number, i1: number): null {
   if (occupancy.length < cells) occupancy = new Uint8Array(cells);
   else occupancy.fill(0, 0, cells);
   const ctx = u.ctx;
-  ctx.fillStyle = u.series[si].stroke as string;
+  ctx.fillStyle = color;
   const half = size / 2;
   for (let i = i0; i <= i1; i++) {
     const y = ys[i];
@@ -77,7 +77,7 @@ export class LatencyChart {
           label,
           stroke: colors[i],
           show: i < 2,
-          paths: drawPoints,
+          paths: (u: uPlot, si: number, i0: number, i1: number) => drawPoints(colors[i], u, si, i0, i1),
           points: { show: false },
           value: nsValue,
         })),
