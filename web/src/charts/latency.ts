@@ -18,6 +18,9 @@ export function nsValue(_u: uPlot, v: number | null): string {
 
 export const nsTicks = (_u: uPlot, splits: number[]): string[] => splits.map((v) => (v == null ? '' : formatNs(v)));
 
+/** Log axes: ticks and grid at decades only (uPlot also splits at 2..9 × each). */
+export const decades = (_u: uPlot, splits: number[]): Array<number | null> => splits.map((v) => (Math.abs(Math.log10(v) - Math.round(Math.log10(v))) < 1e-9 ? v : null));
+
 let occupancy = new Uint8Array(0);
 
 function drawPoints(color: string, u: uPlot, si: number, i0: number, i1: number): null {
@@ -70,7 +73,7 @@ export class LatencyChart {
         x: { time: true, auto: false, range: () => this.xRange },
         y: { distr: 3, log: 10, range: (_u, min, max) => (Number.isFinite(min) && min > 0 ? uPlot.rangeLog(min, max, 10, true) : [1e3, 1e6]) },
       },
-      axes: [axis(t, 'time (local clock)'), axis(t, 'latency (log scale)', { values: nsTicks, size: 70 })],
+      axes: [axis(t, 'time (local clock)'), axis(t, 'latency (log scale)', { values: nsTicks, filter: decades, size: 70 })],
       series: [
         {},
         ...SERIES.map((label, i) => ({

@@ -3,7 +3,7 @@
 // when it moved.
 import uPlot from 'uplot';
 import type { Quantiles } from '../window-stats';
-import { nsTicks, nsValue } from './latency';
+import { decades, nsTicks, nsValue } from './latency';
 import { fitWidth } from './size';
 import { axis, type Theme } from './theme';
 
@@ -26,7 +26,7 @@ export class QuantileChart {
           x: { time: true, auto: false, range: () => this.xRange },
           y: { distr: 3, log: 10, range: (_u, min, max) => (Number.isFinite(min) && min > 0 ? uPlot.rangeLog(min, max, 10, true) : [1e3, 1e6]) },
         },
-        axes: [axis(t, 'time (local clock)'), axis(t, 'latency (log scale)', { values: nsTicks, size: 70 })],
+        axes: [axis(t, 'time (local clock)'), axis(t, 'latency (log scale)', { values: nsTicks, filter: decades, size: 70 })],
         series: [
           {},
           line('egress p50', t.egress),
