@@ -1,6 +1,7 @@
 #include "poller.h"
 
 #include <bpf/libbpf.h>
+#include <sys/epoll.h>
 
 #include "errors.h"
 
@@ -13,6 +14,20 @@ constexpr size_t kMaxBatch = 256 << 10;  // hand over early when a batch grows t
 Poller::Poller(Napi::Env env, int ring_fd, Napi::Function callback) {
   rb_ = ring_buffer__new(ring_fd, OnRecord, this, nullptr);
   if (!rb_) ThrowLibbpf(env, "ring_buffer__new", errno);
+  // libbpf registers the ring level-triggered: epoll then reports it readable
+  // whenever any record waits, and under steady traffic the poller never
+  // sleeps, handing JS a batch every few records. Edge-triggered, it wakes
+  // only on the BPF side's forced wake-ups (one per batch of records, see
+  // trace.bpf.c) or at the poll timeout. data.fd is libbpf's ring index.
+  struct epoll_event ev = {};
+  ev.events = EPOLLIN | EPOLLET;
+  ev.data.fd = 0;
+  if (epoll_ctl(ring_buffer__epoll_fd(rb_), EPOLL_CTL_MOD, ring_fd, &ev) < 0) {
+    int err = errno;
+    ring_buffer__free(rb_);
+    rb_ = nullptr;
+    ThrowLibbpf(env, "epoll_ctl(EPOLL_CTL_MOD, EPOLLET)", err);
+  }
   // The finalizer runs on the JS thread after the queue of batches is empty.
   auto delivery = delivery_;
   tsfn_ = Napi::ThreadSafeFunction::New(env, callback, "macebpf-events", 0, 1, [delivery](Napi::Env e) {
