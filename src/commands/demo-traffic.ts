@@ -80,7 +80,10 @@ export async function startDemoTraffic(lab: Lab): Promise<DemoTraffic> {
     if (i === last) {
       // -t: an hour per run (restarted after); --connect-timeout so a lost
       // target shows as restarts, not a hang.
-      keep(c.name, 'iperf3', ['-c', tgt.ip4, '-p', String(IPERF_PORT), '-t', '3600', '-b', BULK_BITRATE, '--connect-timeout', '3000'], running, stopped);
+      // --fq-rate paces the socket too (TCP's own pacing, no fq needed): -b
+      // alone averages since the start and bursts at line rate to catch up
+      // after a limit held it back.
+      keep(c.name, 'iperf3', ['-c', tgt.ip4, '-p', String(IPERF_PORT), '-t', '3600', '-b', BULK_BITRATE, '--fq-rate', BULK_BITRATE, '--connect-timeout', '3000'], running, stopped);
       flows.push(`TCP bulk to ${tgt.ip4}:${IPERF_PORT} (iperf3, ${BULK_BITRATE}bit/s offered)`);
     }
     mix.set(c.name, flows);
