@@ -40,7 +40,17 @@ const DEFAULT_ROOT_QDISCS = new Set(['noqueue', 'pfifo_fast', 'mq', 'fq_codel'])
  * back): macebpf does not take over a qdisc someone configured.
  */
 export function installFq(netns: NetnsRef, dev: string): () => void {
-  const qdiscs = JSON.parse(nsExecSync(netns, 'tc', ['-j', 'qdisc', 'show', 'dev', dev]) || '[]') as QdiscInfo[];
+  let shown: string;
+  try {
+    shown = nsExecSync(netns, 'tc', ['-j', 'qdisc', 'show', 'dev', dev]);
+  } catch (err) {
+    // The same words as the attach's error where there is no fq (native/limit.cc).
+    if (/Cannot find device/.test((err as Error).message)) {
+      throw new Error(`no interface "${dev}" in netns ${netns.label}: pass --dev with one of its interfaces`);
+    }
+    throw err;
+  }
+  const qdiscs = JSON.parse(shown || '[]') as QdiscInfo[];
   const root = qdiscs.find((q) => q.root);
   if (root && !DEFAULT_ROOT_QDISCS.has(root.kind)) {
     throw new Error(`${dev} in netns ${netns.label} has root qdisc ${root.kind}; macebpf only replaces a default one with fq: remove it (tc qdisc del dev ${dev} root) or limit another device`);
