@@ -61,19 +61,6 @@ describe.skipIf(skipUnlessRoot)('dashboard in headless Chromium against macebpf 
     expect(errors).toEqual([]);
   });
 
-  test('light and dark screenshots', async () => {
-    await page.click(row(demo.bulk));
-    await page.waitForTimeout(3000); // quantile bins and rate history fill in
-    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-light.png'), fullPage: true });
-    await page.emulateMedia({ colorScheme: 'dark' });
-    await page.waitForTimeout(1000);
-    const bg = await page.evaluate<string>('getComputedStyle(document.body).backgroundColor');
-    expect(bg).toBe('rgb(17, 20, 26)');
-    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-dark.png'), fullPage: true });
-    await page.emulateMedia({ colorScheme: 'light' });
-    expect(fs.statSync(path.join(ARTIFACTS, 'dashboard-dark.png')).size).toBeGreaterThan(10_000);
-  });
-
   test('tracing off stops a container\'s new points; on again resumes them', async () => {
     const c = demo.containers[0];
     await page.click(row(c));
@@ -129,6 +116,24 @@ describe.skipIf(skipUnlessRoot)('dashboard in headless Chromium against macebpf 
     expect([...containers]).toEqual([c]);
   });
 
+  test('light and dark screenshots', async () => {
+    // after the tests above the demo has run ~20 s: a 30 s window is nearly full
+    await page.click(row(demo.bulk));
+    await page.selectOption('[data-testid=window]', '30');
+    await page.fill('[data-testid=limit-rate]', '10mbit'); // the demo's limit again, as npm start shows it
+    await page.click('[data-testid=limit-set]');
+    await page.waitForSelector('[data-testid=achieved]', { timeout: 5000 });
+    await page.waitForTimeout(3000);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-light.png'), fullPage: true });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.waitForTimeout(1000);
+    const bg = await page.evaluate<string>('getComputedStyle(document.body).backgroundColor');
+    expect(bg).toBe('rgb(17, 20, 26)');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-dark.png'), fullPage: true });
+    await page.emulateMedia({ colorScheme: 'light' });
+    expect(fs.statSync(path.join(ARTIFACTS, 'dashboard-dark.png')).size).toBeGreaterThan(10_000);
+  });
+
   test('a daemon that goes away shows as disconnected; restarted, the page reconnects', async () => {
     const port = demo.port;
     await demo.stop();
@@ -140,5 +145,23 @@ describe.skipIf(skipUnlessRoot)('dashboard in headless Chromium against macebpf 
     // a new demo has a new token: the old page's is refused, and says so
     await page.waitForSelector('[data-testid=banner][data-kind=token]', { timeout: 5000 });
     for (const c of demo.containers) await page.waitForSelector(row(c), { timeout: 5000 });
+  });
+
+  test('SIGTERM to the demo ends its traffic generators and removes its lab', async () => {
+    const id = /^mb-(\w+)-c\d+$/.exec(demo.containers[0])![1];
+    const target = /target mb-\w+-tgt: (\S+) /.exec(demo.stderr())![1];
+    const mine = (): string[] =>
+      fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).flatMap((p) => {
+        try {
+          const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ');
+          return cmd.includes(target) || cmd.includes(`mb-${id}-`) ? [`${p}: ${cmd}`] : [];
+        } catch {
+          return []; // gone meanwhile
+        }
+      });
+    expect(mine().length).toBeGreaterThan(0); // ping, UDP, iperf3 are running
+    await demo.stop();
+    expect(mine()).toEqual([]);
+    expect(fs.readdirSync('/run/netns').filter((n) => n.startsWith(`mb-${id}-`))).toEqual([]);
   });
 });

@@ -137,22 +137,26 @@ function frame(now: number): void {
   const xMax = model.nowS();
   const xMin = xMax - model.windowS;
   let drew = false;
-  if (model.version !== drawnVersion || now - lastDraw > SLIDE_MS) {
+  const w = netns === undefined ? undefined : model.windows.get(netns);
+  if (now - lastStats > STATS_MS) {
+    // the bands and distribution take a pass over every row: a frame of their
+    // own, so the scatter's frame and theirs never add up
     model.slide();
-    const w = netns === undefined ? undefined : model.windows.get(netns);
+    const views = w ? w.views() : emptyViews;
+    const st = windowStats(views, part, xMin, xMax);
+    charts.quantiles.update(st.q, xMin, xMax);
+    charts.distribution.update(st.d);
+    charts.rates.update(netns === undefined ? undefined : model.history.get(netns), xMin, xMax);
+    lastStats = now;
+    drew = true;
+  } else if (model.version !== drawnVersion || now - lastDraw > SLIDE_MS) {
+    model.slide();
     const views = w ? w.views() : emptyViews;
     charts.latency.update(views, xMin, xMax);
     const card = $('chart-latency');
     card.dataset.points = String(views[0].length);
     card.dataset.last = views[0].length ? String(Math.round(views[0][views[0].length - 1] * 1000)) : '';
     $('points').textContent = view ? `${views[0].length.toLocaleString('en')} records in the last ${model.windowS} s` : '';
-    if (now - lastStats > STATS_MS) {
-      const st = windowStats(views, part, xMin, xMax);
-      charts.quantiles.update(st.q, xMin, xMax);
-      charts.distribution.update(st.d);
-      charts.rates.update(netns === undefined ? undefined : model.history.get(netns), xMin, xMax);
-      lastStats = now;
-    }
     drawnVersion = model.version;
     lastDraw = now;
     drew = true;
