@@ -55,8 +55,9 @@ export class LimitPanel {
     }
     const s = summary?.limit;
     const achieved = s?.achieved_bytes_per_sec ?? null;
-    const share = achieved === null ? 0 : Math.min(1, achieved / limit.rate_bytes_per_sec);
-    const meter = el('div', { class: 'meter', title: 'achieved / limit' }, el('div', { style: `width:${(share * 100).toFixed(1)}%` }));
+    // the share can pass 100 % for a sample (policing lets a horizon's burst through); only the bar is capped
+    const share = achieved === null ? 0 : achieved / limit.rate_bytes_per_sec;
+    const meter = el('div', { class: 'meter', title: 'achieved / limit' }, el('div', { style: `width:${(Math.min(1, share) * 100).toFixed(1)}%` }));
     const achievedRow = dl([
       ['limit', `${bitRate(limit.rate_bytes_per_sec)} on ${limit.dev}, horizon ${formatNs(limit.horizon_ns)}`, 'limit-rate-now'],
       ['achieved', achieved === null ? 'measuring…' : `${bitRate(achieved)} (${(share * 100).toFixed(0)} % of the limit)`, 'achieved'],
