@@ -12,7 +12,7 @@
 // with 0, 1 and 10 WebSocket clients vs the tracing's own; store memory).
 // Everything it creates is removed on exit, on failure and on SIGINT/SIGTERM;
 // kernel.bpf_stats_enabled is restored to its previous value.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -28,9 +28,10 @@ import { holdKernelLock, type KernelLock } from './lock';
 import { runPerturbation } from './perturbation';
 import { runPipeline } from './pipeline';
 import { runServer } from './server';
+import type { DashboardResult } from './dashboard';
 import { renderSummary, type AllResults, type Env, type SectionOutcome } from './summary';
 
-const SECTIONS = ['cost', 'perturbation', 'pipeline', 'accuracy', 'edt', 'server'] as const;
+const SECTIONS = ['cost', 'perturbation', 'pipeline', 'accuracy', 'edt', 'server', 'dashboard'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const RESULTS = path.resolve(__dirname, '..', '..', 'bench', 'results');
@@ -113,6 +114,22 @@ function previous<T>(name: Section): SectionOutcome<T> {
   }
 }
 
+// The dashboard's frame times (bench/dashboard.ts) run in their own process:
+// it starts its own demo and drives Chromium, apart from this process's lab.
+function runDashboard(): Promise<DashboardResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(__dirname, 'dashboard.js')], { stdio: ['ignore', 'inherit', 'inherit'] });
+    onShutdown(() => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+    });
+    child.once('error', reject);
+    child.once('close', (code) => {
+      if (code !== 0) return reject(new Error(`bench/dashboard.js exited with ${code}`));
+      resolve((JSON.parse(fs.readFileSync(path.join(RESULTS, 'dashboard.json'), 'utf8')) as { result: DashboardResult }).result);
+    });
+  });
+}
+
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   if (process.getuid?.() !== 0) throw new Error('the benchmark loads BPF programs and creates network namespaces: run it as root');
@@ -142,6 +159,7 @@ async function main(): Promise<number> {
       accuracy: runAccuracy,
       edt: runEdt,
       server: runServer,
+      dashboard: runDashboard,
     };
     for (const s of SECTIONS) {
       if (!args.only.includes(s)) continue;
@@ -184,6 +202,7 @@ async function main(): Promise<number> {
     accuracy: (outcomes.accuracy as AllResults['accuracy']) ?? previous('accuracy'),
     edt: (outcomes.edt as AllResults['edt']) ?? previous('edt'),
     server: (outcomes.server as AllResults['server']) ?? previous('server'),
+    dashboard: (outcomes.dashboard as AllResults['dashboard']) ?? previous('dashboard'),
   };
   const md = renderSummary(all);
   fs.writeFileSync(path.join(RESULTS, 'SUMMARY.md'), md);

@@ -2,6 +2,7 @@
 // the details of each section. Every number is a median over interleaved
 // repetitions with its range (min–max) in parentheses.
 import type { AccuracyResult } from './accuracy';
+import type { DashboardResult } from './dashboard';
 import { LAZY_WAKEUP_RECORDS, type CostCondSummary, type CostResult } from './cost';
 import type { EdtResult, NeighbourCondition, NeighbourModeSummary } from './edt';
 import type { PerturbationResult } from './perturbation';
@@ -36,6 +37,7 @@ export interface AllResults {
   accuracy: SectionOutcome<AccuracyResult>;
   edt: SectionOutcome<EdtResult>;
   server: SectionOutcome<ServerResult>;
+  dashboard: SectionOutcome<DashboardResult>;
 }
 
 const us = (s: Spread | undefined, d = 1): string => (s ? `${fmtSpread(s, d)} µs` : 'n/a');
@@ -360,6 +362,20 @@ function serverHeadline(v: ServerResult | undefined): string[][] {
   return rows;
 }
 
+function dashboardSection(o: SectionOutcome<DashboardResult>): string[] {
+  const d = o.result;
+  const out = ['## 8. Dashboard frame time', note(o)];
+  if (!d) return out;
+  out.push(
+    `${d.browser}, the page a real \`macebpf demo\` serves, fed synthetic record frames through its own decode path at a steady count over a ${d.windowS} s window (bench/dashboard.ts). Work = the dashboard's JS per drawn frame (uPlot's commit included); interval = time between animation frames (16.7 ms is 60 Hz).`,
+    '',
+    '| points in view | frames | work median | work p99 | interval median | interval p99 |',
+    '|---|---|---|---|---|---|',
+    ...d.results.map((x) => `| ${x.pointsInView.toLocaleString('en-US')} | ${x.frames} | ${fmt(x.workMedianMs, 1)} ms | ${fmt(x.workP99Ms, 1)} ms | ${fmt(x.intervalMedianMs, 1)} ms | ${fmt(x.intervalP99Ms, 1)} ms |`),
+  );
+  return out;
+}
+
 function serverSection(o: SectionOutcome<ServerResult>): string[] {
   const v = o.result;
   const out = ['## 7. Server cost: the daemon with 0, 1 and 10 WebSocket clients', note(o)];
@@ -419,6 +435,8 @@ export function renderSummary(r: AllResults): string {
     ...edtSection(r.edt),
     '',
     ...serverSection(r.server),
+    '',
+    ...dashboardSection(r.dashboard),
     '',
   ].join('\n');
 }
