@@ -7,8 +7,14 @@ set -u
 . /vmout/job.env                  # REPO, JOB
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root CI=true
 mark() { echo "VM-GUEST: $* at $(cut -d' ' -f1 /proc/uptime)s"; }
+# Fresh /run and /tmp for the guest, but a project that lives under one of
+# them (a CI clone in /tmp) must stay visible: hold it, then put it back.
+mkdir -p /.repo && mount --bind "$REPO" /.repo
 mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /tmp
+case "$REPO" in
+/tmp/* | /run/*) mkdir -p "$REPO" && mount --bind /.repo "$REPO" ;;
+esac
 mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts && mount -t tmpfs tmpfs /dev/shm
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 mount -t bpf bpf /sys/fs/bpf
