@@ -116,7 +116,7 @@ function headline(r: AllResults): string[] {
   if (a) {
     for (const sc of a.scenarios.filter((x) => x.mode !== 'paced' || x.neighbours === 0)) {
       rows.push([
-        `Accuracy, ${sc.mode} ping${sc.neighbours ? `, ${sc.neighbours} flooding neighbour${sc.neighbours > 1 ? 's' : ''}` : ''}: |corrected − wire| p50 / p99`,
+        `Accuracy, ${sc.mode} ping${sc.neighbours ? `, ${sc.neighbours} flooding neighbour${sc.neighbours > 1 ? 's' : ''}` : ''}: \\|corrected − wire\\| p50 / p99`,
         `${fmt(sc.errorUs.absP50, 1)} / ${fmt(sc.errorUs.absP99, 1)} µs (${pct(sc.matched.median)} matched)`,
         `raw − wire ${fmt(sc.rawMinusWireUs, 1)} µs removed; tracing adds ${signedSpread(sc.tracingAddsMedianUs)} µs to the median RTT`,
       ]);
