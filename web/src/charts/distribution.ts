@@ -4,7 +4,7 @@
 import uPlot from 'uplot';
 import type { Distribution } from '../window-stats';
 import { nsTicks } from './latency';
-import { fitWidth } from './size';
+import { fitWidth, frame } from './size';
 import { axis, type Theme } from './theme';
 
 const HEIGHT = 220;
@@ -28,10 +28,7 @@ export class DistributionChart {
     });
     this.u = new uPlot(
       {
-        width: Math.max(200, box.clientWidth),
-        height: HEIGHT,
-        cursor: { drag: { x: false, y: false } },
-        legend: { live: false },
+        ...frame(box, HEIGHT),
         scales: {
           x: { time: false, distr: 3, log: 2, auto: false, range: () => this.xRange },
           y: { range: (_u, _min, max) => [0, Math.max(0.05, max * 1.1)] },

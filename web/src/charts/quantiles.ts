@@ -4,7 +4,7 @@
 import uPlot from 'uplot';
 import type { Quantiles } from '../window-stats';
 import { decades, nsTicks, nsValue } from './latency';
-import { fitWidth } from './size';
+import { fitWidth, frame } from './size';
 import { axis, type Theme } from './theme';
 
 const HEIGHT = 220;
@@ -18,10 +18,7 @@ export class QuantileChart {
     const line = (label: string, stroke: string, dash?: number[]): uPlot.Series => ({ label, stroke, width: 1.5, dash, value: nsValue, points: { show: false } });
     this.u = new uPlot(
       {
-        width: Math.max(200, box.clientWidth),
-        height: HEIGHT,
-        cursor: { drag: { x: false, y: false } },
-        legend: { live: false },
+        ...frame(box, HEIGHT),
         scales: {
           x: { time: true, auto: false, range: () => this.xRange },
           y: { distr: 3, log: 10, range: (_u, min, max) => (Number.isFinite(min) && min > 0 ? uPlot.rangeLog(min, max, 10, true) : [1e3, 1e6]) },

@@ -4,7 +4,7 @@
 import uPlot from 'uplot';
 import { formatBytes } from '../../../src/core/units';
 import type { RateHistory } from '../model';
-import { fitWidth } from './size';
+import { fitWidth, frame } from './size';
 import { axis, type Theme } from './theme';
 
 const HEIGHT = 220;
@@ -28,10 +28,7 @@ export class RatesChart {
     });
     this.u = new uPlot(
       {
-        width: Math.max(200, box.clientWidth),
-        height: HEIGHT,
-        cursor: { drag: { x: false, y: false } },
-        legend: { live: false },
+        ...frame(box, HEIGHT),
         scales: {
           x: { time: true, auto: false, range: () => this.xRange },
           pps: { range: (_u, _min, max) => [0, Math.max(10, max * 1.15)] },

@@ -11,3 +11,8 @@ export function fitWidth(u: uPlot, box: HTMLElement, height: number): () => void
   ro.observe(box);
   return () => ro.disconnect();
 }
+
+/** What every chart's uPlot options start with: the box's width, a fixed height, no drag-zoom, a static legend. */
+export function frame(box: HTMLElement, height: number): Pick<uPlot.Options, 'width' | 'height' | 'cursor' | 'legend'> {
+  return { width: Math.max(200, box.clientWidth), height, cursor: { drag: { x: false, y: false } }, legend: { live: false } };
+}
