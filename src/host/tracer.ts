@@ -28,7 +28,6 @@ export class Tracer extends EventEmitter<TracerEvents> {
   private readonly clock = new WallClock();
   private readonly indexOf = new Map<number, number>(); // netns inode -> container index
   private readonly finalCounters = new Map<number, ContainerCounters>();
-  private readonly outers: OuterDevice[] = [];
   readonly sockets: boolean;
 
   constructor(opts: TracerOptions = {}) {
@@ -47,17 +46,8 @@ export class Tracer extends EventEmitter<TracerEvents> {
    */
   readonly features: readonly string[];
 
-  get isOpen(): boolean {
-    return this.state === 'open';
-  }
-
-  get outerDevices(): readonly OuterDevice[] {
-    return this.outers;
-  }
-
   addOuter(dev: OuterDevice): void {
     this.live().setOuter(dev.netns.inode, dev.ifindex);
-    this.outers.push(dev);
   }
 
   /** Starts tracing a netns; returns its kernel container index (the same one if already traced). */
@@ -80,10 +70,6 @@ export class Tracer extends EventEmitter<TracerEvents> {
     if (!this.indexOf.has(netns.inode)) throw new Error(`netns ${netns.label} (inode ${netns.inode}) is not traced`);
     this.live().untrace(netns.inode);
     this.indexOf.delete(netns.inode);
-  }
-
-  isTraced(netnsInode: number): boolean {
-    return this.indexOf.has(netnsInode);
   }
 
   /** Kernel counters of a container index (0: what belongs to no traced container); after close, the last reading. */

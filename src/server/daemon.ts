@@ -5,7 +5,6 @@
 // closing → closed; close() removes limits, drains the tracer so the last
 // records reach every listener, then frees the kernel side.
 import { EventEmitter } from 'node:events';
-import type { LimitSample } from '../core/limit-state';
 import { specProblem, type ContainerView, type LimitBody } from '../core/protocol';
 import type { RecordColumns } from '../core/records';
 import type { StoredContainer } from '../core/store';
@@ -61,14 +60,6 @@ export class Daemon extends EventEmitter<DaemonEvents> {
 
   get state(): DaemonState {
     return this.stateValue;
-  }
-
-  get outer(): readonly OuterDevice[] {
-    return this.tracing.tracer.outerDevices;
-  }
-
-  ref(netns: number): NetnsRef | undefined {
-    return this.refs.get(netns);
   }
 
   /** A container this daemon knows (traced, or traced before), by label or netns inode. */
@@ -156,11 +147,6 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.limits.remove(c.netns);
     this.emit('containers');
     return c;
-  }
-
-  /** bw_limit readings with the caller's own previous samples (rates over its interval). */
-  limitReading(netns: number, prev: Map<number, LimitSample>): ReturnType<Limits['read']> {
-    return this.limits.read(netns, prev);
   }
 
   close(): Promise<void> {

@@ -134,20 +134,20 @@ export async function handleHttp(ctx: HttpContext, req: IncomingMessage, res: Se
   if (path === '/api/containers') {
     if (method !== 'GET') methodNotAllowed(['GET'], method, path);
     const summaries = new Map(ctx.sampler.latest.containers.map((s) => [s.netns, s]));
-    const traced = daemon.views().map((v) => {
-      const s = summaries.get(v.netns);
-      const c = daemon.container(v.label);
+    const known = daemon.tracing.store.containers;
+    const containers = known.map((c) => {
+      const s = summaries.get(c.netns);
       const k = c.traced ? daemon.tracing.tracer.counters(c.index) : undefined;
       return {
-        ...v,
+        ...daemon.view(c),
         records: c.records,
         counters: k ? { egress: k.egress, ingress: k.ingress } : null,
         rates: s ? { egress: { pps: s.directions.egress.pps, bps: s.directions.egress.bps }, ingress: { pps: s.directions.ingress.pps, bps: s.directions.ingress.bps } } : null,
       };
     });
-    const known = new Set(daemon.views().map((v) => v.spec));
-    const candidates = (await discoverNamespaces()).filter((c) => !known.has(c.spec));
-    return sendJson(res, 200, { containers: traced, candidates });
+    const specs = new Set(known.map((c) => c.spec));
+    const candidates = (await discoverNamespaces()).filter((c) => !specs.has(c.spec));
+    return sendJson(res, 200, { containers, candidates });
   }
   if (path === '/api/latencies.csv') {
     if (method !== 'GET') methodNotAllowed(['GET'], method, path);

@@ -94,7 +94,7 @@ export class Sampler {
 
   private limit(c: StoredContainer): LimitSummary | null {
     const held = this.daemon.limits.get(c.netns);
-    const r = held ? this.daemon.limitReading(c.netns, this.limitPrev) : undefined;
+    const r = held ? this.daemon.limits.read(c.netns, this.limitPrev) : undefined;
     if (!held || !r) return null;
     return {
       rate_bytes_per_sec: held.rate_bytes_per_sec,

@@ -37,7 +37,8 @@ export class Server {
   readonly config: ServerConfig;
   readonly daemon: Daemon;
   readonly token = new Token();
-  tokenFile: string;
+  /** where the token is, once listening (its default name has the bound port) */
+  tokenFile = '';
   readonly hub: WsHub;
   readonly sampler: Sampler;
   readonly metrics: Metrics;
@@ -49,7 +50,6 @@ export class Server {
   constructor(opts: ServerOptions) {
     this.config = serverConfig(opts);
     this.daemon = new Daemon(this.config, opts.tracer ?? {}, opts.outer);
-    this.tokenFile = this.config.tokenFile ?? defaultTokenFile(this.config.port);
     this.hub = new WsHub(this.daemon, this.token, this.config);
     this.sampler = new Sampler(this.daemon);
     this.metrics = new Metrics(this.daemon, this.sampler, () => ({ clients: this.hub.count, droppedFrames: this.hub.droppedFrames, droppedRecords: this.hub.droppedRecords }));
@@ -122,7 +122,7 @@ export class Server {
         await Promise.all([...this.csvStreams].map((s) => s.finish()));
         await this.hub.close();
         this.http.closeAllConnections();
-        Token.remove(this.tokenFile);
+        if (this.tokenFile) Token.remove(this.tokenFile);
       }
     })();
     return this.closing;

@@ -26,8 +26,9 @@ export const CLOSE = { goingAway: 1001, policy: 1008, tooBig: 1009, overloaded: 
 
 class Client {
   authenticated: boolean;
-  /** netns inodes, or null for every container */
-  subscription: Set<number> | null = null;
+  /** netns inodes, or null for every container; key names the set, so clients with equal sets share one frame encoding */
+  private subscribed: Set<number> | null = null;
+  key = '*';
   droppedFrames = 0;
   droppedRecords = 0;
   missedPongs = 0;
@@ -39,8 +40,13 @@ class Client {
     this.authenticated = authenticated;
   }
 
-  get key(): string {
-    return this.subscription ? [...this.subscription].sort().join(',') : '*';
+  get subscription(): Set<number> | null {
+    return this.subscribed;
+  }
+
+  set subscription(netns: Set<number> | null) {
+    this.subscribed = netns;
+    this.key = netns ? [...netns].sort().join(',') : '*';
   }
 }
 
