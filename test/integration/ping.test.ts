@@ -74,8 +74,11 @@ describe.skipIf(skipUnlessRoot)('macebpf ping (root, real kernel, lab)', () => {
     expect(new Set(rows.map((r) => r.seq)).size).toBe(replies);
     const ok = rows.filter((r) => Number.isFinite(r.corrected));
     expect(ok.length).toBe(matched);
+    // Positive for all but the rare echo whose reply waited in the backlog
+    // after its receive timestamp (ingress virt then ends after ping's RTT
+    // does; docs/measurement.md): seen once in ~2000 echoes.
+    expect(ok.filter((r) => r.corrected > 0).length / ok.length).toBeGreaterThanOrEqual(0.99);
     for (const r of ok) {
-      expect(r.corrected, `seq ${r.seq}`).toBeGreaterThan(0);
       expect(r.corrected, `seq ${r.seq}`).toBeLessThan(r.raw);
       expect(r.corrected).toBe(r.raw - r.egress - r.ingress);
       expect(r.outer, `seq ${r.seq}`).toBeGreaterThan(0);
