@@ -2,6 +2,7 @@
 // Ctrl-C, printing the achieved rate and drops once a second.
 import type { LimitSample } from '../core/limit-state';
 import { formatNs, formatRate } from '../core/units';
+import { BURST_NS } from '../host/gso';
 import { Limits } from '../host/limits';
 import { resolveNetns } from '../host/netns';
 import { Tracer } from '../host/tracer';
@@ -28,7 +29,7 @@ export async function runLimit(args: LimitArgs): Promise<void> {
   process.stderr.write(
     `macebpf: limiting ${ref.label} egress on ${held.dev} to ${formatRate(args.rateBytesPerSec)}, horizon ${formatNs(held.horizon_ns)}, ` +
       (held.mode === 'fq'
-        ? 'paced by fq\n'
+        ? `paced by fq, at most ${held.gso?.segs} segments per packet (new connections; ${formatNs(BURST_NS)} at the rate)\n`
         : 'POLICING mode: this kernel has no sch_fq, so packets beyond the horizon are dropped instead of paced\n'),
   );
 

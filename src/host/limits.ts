@@ -5,6 +5,7 @@ import { backlogNs, bwLimitStatistics, decodeLimitState, type BwLimitStatistics,
 import type { LimitView } from '../core/protocol';
 import { loadAddon } from './addon';
 import { monotonicNs } from './clock';
+import { GsoCap } from './gso';
 import { defaultRouteIface } from './iface';
 import type { NetnsRef } from './netns';
 import { defaultHorizonNs, installFq, kernelHasFq, type LimitMode } from './qdisc';
@@ -19,6 +20,7 @@ export interface LimitRequest {
 export interface HeldLimit extends LimitView {
   netns: NetnsRef;
   restore?: () => void; // puts the device's qdisc back (fq mode)
+  gso?: GsoCap; // the device's burst bound (fq mode, gso.ts)
 }
 
 export interface LimitReading {
@@ -50,13 +52,21 @@ export class Limits {
     // A change of rate alone keeps the horizon the limit has.
     const horizonNs = req.horizonNs ?? old?.horizon_ns ?? defaultHorizonNs(mode, req.rateBytesPerSec);
     const restore = old ? old.restore : mode === 'fq' ? installFq(netns, dev) : undefined;
+    let gso = old?.gso;
     try {
+      if (mode === 'fq') {
+        gso ??= new GsoCap(netns, dev);
+        gso.set(req.rateBytesPerSec);
+      }
       this.tracer.limit(netns, dev, req.rateBytesPerSec, horizonNs, mode === 'fq');
     } catch (err) {
-      if (!old) restore?.();
+      if (!old) {
+        if (gso?.segs) gso.restore();
+        restore?.();
+      }
       throw err;
     }
-    const limit: HeldLimit = { netns, dev, mode, rate_bytes_per_sec: req.rateBytesPerSec, horizon_ns: horizonNs, restore };
+    const limit: HeldLimit = { netns, dev, mode, rate_bytes_per_sec: req.rateBytesPerSec, horizon_ns: horizonNs, restore, gso };
     this.held.set(netns.inode, limit);
     return limit;
   }
@@ -73,7 +83,11 @@ export class Limits {
     try {
       this.tracer.unlimit(netnsInode);
     } finally {
-      l.restore?.();
+      try {
+        l.gso?.restore();
+      } finally {
+        l.restore?.();
+      }
     }
   }
 

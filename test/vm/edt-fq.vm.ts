@@ -6,6 +6,7 @@
 // fallback. Root only; needs sch_fq (fails, never skips, without it).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KernelFeature } from '../../src/host/addon';
+import { gsoSegsFor } from '../../src/host/gso';
 import { Limits } from '../../src/host/limits';
 import { resolveNetns, type NetnsRef } from '../../src/host/netns';
 import { kernelHasFq } from '../../src/host/qdisc';
@@ -27,9 +28,15 @@ const TCP_WIRE_PER_GOODPUT = (1448 + 66) / 1448;
 // UDP: 1460-byte iperf3 datagrams, 42 bytes of headers each.
 const UDP_WIRE_PER_GOODPUT = (1460 + 42) / 1460;
 
-/** Everything tc knows about a device: qdiscs and both filter hooks. */
+/** The device's GSO bound (what a limit caps, src/host/gso.ts). */
+async function gsoMaxSegs(ns: string, dev: string): Promise<number> {
+  return (JSON.parse((await run('ip', ['-n', ns, '-j', '-d', 'link', 'show', 'dev', dev])).stdout) as { gso_max_segs: number }[])[0].gso_max_segs;
+}
+
+/** Everything a limit changes on a device: qdiscs, both filter hooks, its GSO bound. */
 async function tcState(ns: string, dev: string): Promise<string> {
   const parts = await Promise.all([
+    gsoMaxSegs(ns, dev).then((n) => ({ stdout: `gso_max_segs ${n}` })),
     run('tc', ['-n', ns, '-j', 'qdisc', 'show', 'dev', dev]),
     run('tc', ['-n', ns, '-j', 'filter', 'show', 'dev', dev, 'egress']),
     run('tc', ['-n', ns, '-j', 'filter', 'show', 'dev', dev, 'ingress']),
@@ -84,6 +91,9 @@ describe.skipIf(skipUnlessRoot)('EDT pacing with fq', () => {
         expect(tracer.features).toContain(a.disable.includes('tcx') || !hasTcx() ? 'limit-attach:clsact' : 'limit-attach:tcx');
         const held = limits.set(c1, { rateBytesPerSec: RATE_BITS / 8 });
         expect(held.mode).toBe('fq');
+        // 1 ms at 50 Mbit/s is 6250 bytes: four 1514-byte frames per GSO packet.
+        expect(held.gso?.segs).toBe(gsoSegsFor(RATE_BITS / 8, 1500));
+        expect(await gsoMaxSegs(ns, 'eth0')).toBe(4);
         result = await iperfClient(ns, lab.target.ip4, { seconds: SECONDS, port: 5601 });
         state = limits.state(c1.inode);
         expect(await fqDrops(ns, 'eth0')).toBe(0);
