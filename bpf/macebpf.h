@@ -39,6 +39,17 @@ struct mb_inflight {
 	__u16 pad;
 };
 
+/* A traced container's flow as the outer device sees it (bpf/lib/flow.h). */
+struct mb_flow {
+	__u8 family;
+	__u8 proto;
+	__u16 lport;     /* network order; ICMP echo: identifier */
+	__u16 rport;
+	__u16 pad;
+	__u32 local[4];  /* IPv4: [0] only */
+	__u32 remote[4];
+};
+
 /* TCP sends are keyed by socket and sequence: the user buffer holds no TCP header. */
 struct mb_tcp_send_key {
 	__u64 sk;

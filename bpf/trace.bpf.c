@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* trace.bpf.c - per-packet container latency (DESIGN §3).
  *
- * Egress:  S sys_enter (send/write on a socket) -> D net_dev_start_xmit (container dev)
+ * Egress:  S tcp_sendmsg_locked (TCP) or cgroup_skb/egress of the container's
+ *          cgroup (UDP, ICMP; TCP where the tracepoint is missing)
+ *          -> D net_dev_start_xmit (container dev)
  *          -> O net_dev_start_xmit (outer dev): record emitted at O.
- * Ingress: O netif_receive_skb (outer dev) -> D netif_receive_skb (container
- *          dev) -> S skb_copy_datagram_iovec (UDP: sys_exit of recv/read):
- *          record emitted at S, or at D for
+ * Ingress: O netif_receive_skb (outer dev, packets of traced flows only)
+ *          -> D netif_receive_skb (container dev)
+ *          -> S skb_copy_datagram_iovec (TCP, ICMP) or consume_skb after
+ *          udp_recvmsg's copy (UDP): record emitted at S, or at D for
  *          packets no socket will read (TCP without payload, echo requests).
+ * Socket-stage hooks fire only on socket operations or only for the traced
+ * containers' cgroups, never on every syscall (docs/measurement.md).
  * Stages meet in per-direction LRU maps keyed by the NAT-invariant mb_key. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -17,7 +22,7 @@
 #include "lib/cast.h"
 #include "lib/netns.h"
 #include "lib/pkt_key.h"
-#include "lib/syscall.h"
+#include "lib/flow.h"
 
 #define MB_IFF_LOOPBACK 0x8
 #define MB_AF_INET 2
@@ -28,6 +33,8 @@
 /* Set through the skeleton before load. */
 const volatile __u64 max_age_ns = 1000000000ull;
 const volatile __u64 wakeup_bytes = 64 * sizeof(struct mb_event);
+/* TCP's egress S from the cgroup program, where tcp_sendmsg_locked is missing. */
+const volatile bool cg_egress_tcp = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -58,22 +65,22 @@ struct {
 	__type(value, __u64);
 } tcp_send SEC(".maps");
 
-/* UDP receives in progress: thread id -> the buffer sys_exit will read. */
-struct mb_recv {
-	const __u8 *buf;
-	__u64 len;
-	__u32 netns;
-	__u16 container;
-	__u8 family;
-	__u8 pad;
-};
-
+/* Traced containers' cgroups: cgroup id -> netns inode (cgroup_skb/egress). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, MB_MAX_CONTAINERS);
 	__type(key, __u64);
-	__type(value, struct mb_recv);
-} udp_recv SEC(".maps");
+	__type(value, __u32);
+} cgroup_netns SEC(".maps");
+
+/* Flows of traced containers seen leaving by the outer device; max_entries
+ * is set with the in-flight maps'. Value unused. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct mb_flow);
+	__type(value, __u8);
+} traced_flows SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -218,7 +225,8 @@ static __always_inline struct mb_inflight *mb_match(void *map, const struct mb_k
 	struct mb_inflight *v = bpf_map_lookup_elem(map, key);
 
 	if (!v) {
-		MB_COUNT(idx, key->dir, unmatched);
+		if (idx) /* outer packets of no traced container write nothing */
+			MB_COUNT(idx, key->dir, unmatched);
 		return NULL;
 	}
 	__u64 first = mb_first_ts(v);
@@ -249,18 +257,34 @@ static __always_inline void mb_start(const struct mb_key *key, __u8 stage, __u64
 	MB_COUNT(idx, key->dir, created);
 }
 
-/* pr: a program for kernels without bpf_rdonly_cast (lib/cast.h). */
-static __always_inline bool mb_skb_key(struct mb_key *key, const struct sk_buff *skb, bool at_l3_data,
-				       const bool pr)
+/* The first bytes of an skb from its IP header, and how many are linear.
+ * pr: a program for kernels without bpf_rdonly_cast (lib/cast.h). */
+static __always_inline bool mb_skb_hdr(union mb_hdr *h, long *avail, __u16 *gso_size,
+				       const struct sk_buff *skb, bool at_l3_data, const bool pr)
 {
 	unsigned char *head = skb->head, *data = skb->data;
 	/* On receive, data points at L3; at xmit and at the socket, network_header does. */
 	const __u8 *l3 = at_l3_data ? data : head + skb->network_header;
 	struct skb_shared_info *shinfo = (void *)(head + skb->end);
 
-	if (!pr)
+	if (pr) {
+		*gso_size = BPF_CORE_READ(shinfo, gso_size);
+	} else {
 		shinfo = bpf_rdonly_cast(shinfo, bpf_core_type_id_kernel(struct skb_shared_info));
-	return mb_key_from_l3(key, l3, data + (skb->len - skb->data_len), shinfo, pr);
+		*gso_size = shinfo->gso_size;
+	}
+	*avail = data + (skb->len - skb->data_len) - l3;
+	return mb_hdr_read(h, l3);
+}
+
+static __always_inline bool mb_skb_key(struct mb_key *key, const struct sk_buff *skb, bool at_l3_data,
+				       const bool pr)
+{
+	union mb_hdr h;
+	long avail;
+	__u16 gso;
+
+	return mb_skb_hdr(&h, &avail, &gso, skb, at_l3_data, pr) && mb_key_from_hdr(key, &h, avail, gso);
 }
 
 /* Bytes as the device's own statistics count them: at receive, skb->len no
@@ -300,12 +324,20 @@ static __always_inline int mb_dev_xmit_do(const struct sk_buff *skb, const struc
 	struct mb_key key = { .dir = MB_EGRESS };
 
 	if (outer) {
+		union mb_hdr h;
+		long avail;
+		__u16 gso;
 		struct mb_inflight *v;
 
-		if (!mb_skb_key(&key, skb, false, pr))
+		if (!mb_skb_hdr(&h, &avail, &gso, skb, false, pr) || !mb_key_from_hdr(&key, &h, avail, gso))
 			return 0;
 		v = mb_match(&inflight_egress, &key, 0, now);
 		if (v && !mb_other_skb(v, skb, v->container, MB_EGRESS)) {
+			struct mb_flow f = {};
+
+			/* Its replies will start ingress entries at this device. */
+			if (mb_flow_from_hdr(&f, &h, true) && !bpf_map_lookup_elem(&traced_flows, &f))
+				bpf_map_update_elem(&traced_flows, &f, &f.pad, BPF_ANY);
 			v->ts[MB_STAGE_O] = now;
 			mb_finish(&inflight_egress, &key, v, now);
 		}
@@ -398,8 +430,15 @@ static __always_inline int mb_dev_rx_do(struct sk_buff *skb, const bool pr)
 	struct mb_key key = { .dir = MB_INGRESS };
 
 	if (outer) {
-		/* The container is not known before NAT is undone: every packet starts an entry. */
-		if (mb_skb_key(&key, skb, true, pr))
+		/* The container is not known before NAT is undone: packets of flows
+		 * a traced container opened start an entry, others leave no trace. */
+		union mb_hdr h;
+		long avail;
+		__u16 gso;
+		struct mb_flow f = {};
+
+		if (mb_skb_hdr(&h, &avail, &gso, skb, true, pr) && mb_flow_from_hdr(&f, &h, false) &&
+		    bpf_map_lookup_elem(&traced_flows, &f) && mb_key_from_hdr(&key, &h, avail, gso))
 			mb_start(&key, MB_STAGE_O, 0, skb, 0, 0, now);
 		return 0;
 	}
@@ -440,7 +479,7 @@ static __always_inline int mb_sock_recv_do(const struct sk_buff *skb, int len, c
 	__u64 now = bpf_ktime_get_ns();
 	struct mb_key key = { .dir = MB_INGRESS };
 
-	/* UDP is finished at sys_exit: not every datagram copy passes here. */
+	/* UDP is finished at consume_skb (mb_udp_recv): not every datagram copy passes here. */
 	if (mb_skb_key(&key, skb, false, pr) && key.proto != IPPROTO_UDP)
 		mb_ingress_at_socket(&key, netns, idx, now);
 	return 0;
@@ -459,97 +498,95 @@ int BPF_PROG(mb_sock_recv_pr, const struct sk_buff *skb, int len)
 	return mb_sock_recv_do(skb, len, true);
 }
 
-/* Socket stage from the syscall tracepoints. Egress: the application hands
- * data to a send/write on an ICMP or UDP socket (key from its buffer), or to
- * a TCP socket (keyed by socket and next sequence). Ingress UDP: at the exit
- * of recv/read, key from the buffer it filled (UDP copies linear datagrams
- * without the skb_copy_datagram_iovec tracepoint). */
-static __always_inline int mb_sys_enter_do(struct pt_regs *regs, long id, const bool pr)
+/* Ingress UDP: udp_recvmsg frees the datagram right after copying it to the
+ * application (skb_consume_udp -> consume_skb), in the receiver's task. */
+static __always_inline int mb_udp_recv_do(const struct sk_buff *skb, const bool pr)
 {
-	int kind = mb_sys_kind(id);
-
-	if (!kind)
+	if (skb->protocol != bpf_htons(0x0800) && skb->protocol != bpf_htons(0x86DD))
 		return 0;
 	__u32 netns = mb_task_netns();
 	__u16 idx = mb_traced(netns);
 
 	if (!idx)
 		return 0;
-	struct mb_fd_sock so = {};
+	struct mb_key key = { .dir = MB_INGRESS };
 
-	if (!mb_fd_sock_info(regs->di, &so, pr))
-		return 0;
-	__u8 proto = so.proto;
-	__u16 fam = so.family;
-
-	if (fam != MB_AF_INET && fam != MB_AF_INET6)
-		return 0;
-	if (kind == MB_SYS_RECV) {
-		if (proto != IPPROTO_UDP)
-			return 0;
-		struct mb_recv r = { .netns = netns, .container = idx, .family = fam == MB_AF_INET6 ? 6 : 4 };
-		__u64 tid = bpf_get_current_pid_tgid();
-
-		if (!mb_sys_buf(id, regs, &r.buf, &r.len))
-			return 0;
-		bpf_map_update_elem(&udp_recv, &tid, &r, BPF_ANY);
-		return 0;
-	}
-	__u64 now = bpf_ktime_get_ns();
-
-	if (proto == IPPROTO_TCP) {
-		struct mb_tcp_send_key tk = { .sk = so.sk, .seq = so.write_seq };
-
-		bpf_map_update_elem(&tcp_send, &tk, &now, BPF_ANY);
-		return 0;
-	}
-	if (proto != IPPROTO_UDP && proto != IPPROTO_ICMP && proto != MB_IPPROTO_ICMPV6)
-		return 0;
-	const __u8 *buf;
-	__u64 len;
-	struct mb_key key = { .dir = MB_EGRESS };
-
-	if (!mb_sys_buf(id, regs, &buf, &len) ||
-	    !mb_key_from_user(&key, fam == MB_AF_INET6 ? 6 : 4, proto, buf, len))
-		return 0;
-	mb_start(&key, MB_STAGE_S, 0, NULL, netns, idx, now);
+	if (mb_skb_key(&key, skb, false, pr) && key.proto == IPPROTO_UDP)
+		mb_ingress_at_socket(&key, netns, idx, bpf_ktime_get_ns());
 	return 0;
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(mb_sys_enter, struct pt_regs *regs, long id)
+SEC("tp_btf/consume_skb")
+int BPF_PROG(mb_udp_recv, struct sk_buff *skb)
 {
-	return mb_sys_enter_do(regs, id, false);
+	return mb_udp_recv_do(skb, false);
 }
 
 /* The same for kernels without bpf_rdonly_cast (lib/cast.h). */
-SEC("tp_btf/sys_enter")
-int BPF_PROG(mb_sys_enter_pr, struct pt_regs *regs, long id)
+SEC("tp_btf/consume_skb")
+int BPF_PROG(mb_udp_recv_pr, struct sk_buff *skb)
 {
-	return mb_sys_enter_do(regs, id, true);
+	return mb_udp_recv_do(skb, true);
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(mb_sys_exit, struct pt_regs *regs, long ret)
+/* Egress TCP: the application's data is being copied into a new skb, keyed
+ * by socket and its first sequence number; the container device looks the
+ * pair up (mb_dev_xmit). Data appended to a queued skb starts no packet. */
+SEC("tp_btf/tcp_sendmsg_locked")
+int BPF_PROG(mb_tcp_send, const struct sock *sk, const struct msghdr *msg, const struct sk_buff *skb,
+	     int size_goal)
 {
-	if (mb_sys_kind(regs->orig_ax) != MB_SYS_RECV)
-		return 0;
-	__u64 tid = bpf_get_current_pid_tgid();
-	struct mb_recv *r = bpf_map_lookup_elem(&udp_recv, &tid);
+	__u32 netns = mb_sk_netns(sk);
 
-	if (!r)
+	if (!mb_traced(netns) || (skb && skb->len < size_goal))
 		return 0;
-	struct mb_recv rv = *r;
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
 
-	bpf_map_delete_elem(&udp_recv, &tid);
-	if (ret <= 0 || ret > rv.len)
+	if (!tp)
 		return 0;
+	struct mb_tcp_send_key tk = { .sk = (__u64)sk, .seq = tp->write_seq };
 	__u64 now = bpf_ktime_get_ns();
-	struct mb_key key = { .dir = MB_INGRESS };
 
-	if (mb_key_from_user(&key, rv.family, IPPROTO_UDP, rv.buf, ret))
-		mb_ingress_at_socket(&key, rv.netns, rv.container, now);
+	bpf_map_update_elem(&tcp_send, &tk, &now, BPF_ANY);
 	return 0;
+}
+
+/* Egress UDP and ICMP (and TCP where tcp_sendmsg_locked is missing): IP
+ * output of a socket in a traced container's cgroup, the earliest point
+ * with the whole packet that runs for those sockets only. Later than the
+ * send call by the socket layer's work (docs/measurement.md). */
+SEC("cgroup_skb/egress")
+int mb_cg_egress(struct __sk_buff *ctx)
+{
+	__u64 cg = bpf_skb_cgroup_id(ctx);
+	__u32 *netns = bpf_map_lookup_elem(&cgroup_netns, &cg);
+
+	if (!netns)
+		return 1;
+	__u32 ns = *netns;
+	__u16 idx = mb_traced(ns);
+
+	if (!idx)
+		return 1;
+	union mb_hdr h = {};
+	__u32 n = ctx->len;
+
+	if (n < 28) /* no IPv4 + UDP/ICMP header */
+		return 1;
+	if (n > sizeof(h))
+		n = sizeof(h);
+	/* (n - 1) & 63 + 1 is n, in a form the verifier bounds to 1..64 */
+	if (bpf_skb_load_bytes(ctx, 0, &h, ((n - 1) & (sizeof(h) - 1)) + 1))
+		return 1;
+	struct mb_key key = { .dir = MB_EGRESS };
+	long avail = (long)ctx->data_end - (long)ctx->data;
+
+	if (!mb_key_from_hdr(&key, &h, avail, ctx->gso_size))
+		return 1;
+	if (key.proto == IPPROTO_TCP && !cg_egress_tcp)
+		return 1;
+	mb_start(&key, MB_STAGE_S, 0, NULL, ns, idx, bpf_ktime_get_ns());
+	return 1;
 }
 
 /* Drops in a traced container (by its device, else its socket), by reason. */

@@ -38,10 +38,13 @@ KernelFeatures ProbeKernel(const std::vector<std::string>& disable) {
   f.kfunc_cast = btf__find_by_name_kind(btf.get(), "bpf_rdonly_cast", BTF_KIND_FUNC) > 0 &&
                  btf__find_by_name_kind(btf.get(), "bpf_cast_to_kern_ctx", BTF_KIND_FUNC) > 0;
   f.tcx = HasEnumValue(btf.get(), "bpf_attach_type", "BPF_TCX_EGRESS");
+  // A tp_btf program attaches to a tracepoint by its btf_trace_<name> typedef.
+  f.tcp_sendmsg_tp = btf__find_by_name_kind(btf.get(), "btf_trace_tcp_sendmsg_locked", BTF_KIND_TYPEDEF) > 0;
   for (const auto& d : disable) {
     if (d == "kfunc") f.kfunc_cast = false;
     else if (d == "tcx") f.tcx = false;
-    else throw std::runtime_error("unknown feature to disable: \"" + d + "\": use \"kfunc\" or \"tcx\"");
+    else if (d == "tcp-sendmsg-tp") f.tcp_sendmsg_tp = false;
+    else throw std::runtime_error("unknown feature to disable: \"" + d + "\": use \"kfunc\", \"tcx\" or \"tcp-sendmsg-tp\"");
   }
   return f;
 }

@@ -10,10 +10,11 @@ namespace mb {
 struct KernelFeatures {
   bool kfunc_cast = false;  // bpf_cast_to_kern_ctx and bpf_rdonly_cast (6.2)
   bool tcx = false;         // BPF_TCX_EGRESS links (6.6)
+  bool tcp_sendmsg_tp = false;  // tracepoint tcp:tcp_sendmsg_locked (6.11)
 };
 
 // Probes the kernel; `disable` names features to treat as absent ("kfunc",
-// "tcx"), so the fallbacks can be exercised on a kernel that has both.
+// "tcx", "tcp-sendmsg-tp"), so the fallbacks can be exercised on a kernel that has both.
 // Throws std::runtime_error naming the failing call or an unknown name.
 KernelFeatures ProbeKernel(const std::vector<std::string>& disable);
 

@@ -4,6 +4,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -65,18 +67,21 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
   if (!skel_) ThrowLibbpf(env, "macebpf__open", errno);
   skel_->rodata->max_age_ns = max_age;
   skel_->rodata->wakeup_bytes = wakeup * sizeof(struct mb_event);
-  for (auto* map : {skel_->maps.inflight_egress, skel_->maps.inflight_ingress}) {
+  skel_->rodata->cg_egress_tcp = !kernel.tcp_sendmsg_tp;
+  for (auto* map : {skel_->maps.inflight_egress, skel_->maps.inflight_ingress, skel_->maps.traced_flows}) {
     int err = bpf_map__set_max_entries(map, inflight);
     if (err) {
       Destroy();
       ThrowLibbpf(env, "bpf_map__set_max_entries", err);
     }
   }
-  // The socket stage costs every syscall a tracepoint hit; it can be left
-  // out, and a limiter needs no tracing programs at all.
+  // The socket stage (docs/measurement.md) can be left out, and a limiter
+  // needs no tracing programs at all.
   auto* p = &skel_->progs;
+  sockets_ = tracing && sockets;
   std::vector<bpf_program*> unused;
-  if (!sockets || !tracing) unused = {p->mb_sys_enter, p->mb_sys_enter_pr, p->mb_sys_exit};
+  if (!sockets_) unused = {p->mb_tcp_send, p->mb_cg_egress, p->mb_udp_recv, p->mb_udp_recv_pr};
+  if (sockets_ && !kernel.tcp_sendmsg_tp) unused.push_back(p->mb_tcp_send);
   if (!tracing) {
     unused.insert(unused.end(), {p->mb_dev_xmit, p->mb_dev_rx, p->mb_sock_recv, p->mb_dev_xmit_pr, p->mb_dev_rx_pr,
                                  p->mb_sock_recv_pr, p->mb_drop});
@@ -84,14 +89,18 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
   // Each program that uses the 6.2 cast kfuncs has a probe-read twin (*_pr,
   // bpf/lib/cast.h); exactly one of each pair is loaded.
   if (kernel.kfunc_cast) {
-    unused.insert(unused.end(), {p->mb_dev_xmit_pr, p->mb_dev_rx_pr, p->mb_sock_recv_pr, p->mb_sys_enter_pr, p->mb_edt_pr});
+    unused.insert(unused.end(), {p->mb_dev_xmit_pr, p->mb_dev_rx_pr, p->mb_sock_recv_pr, p->mb_udp_recv_pr, p->mb_edt_pr});
   } else {
-    unused.insert(unused.end(), {p->mb_dev_xmit, p->mb_dev_rx, p->mb_sock_recv, p->mb_sys_enter, p->mb_edt});
+    unused.insert(unused.end(), {p->mb_dev_xmit, p->mb_dev_rx, p->mb_sock_recv, p->mb_udp_recv, p->mb_edt});
   }
   edt_prog_ = kernel.kfunc_cast ? p->mb_edt : p->mb_edt_pr;
   tcx_ = kernel.tcx;
   features_ = {kernel.kfunc_cast ? "cast:kfunc" : "cast:probe-read", kernel.tcx ? "limit-attach:tcx" : "limit-attach:clsact"};
-  if (tracing && sockets) features_.push_back("socket-stage:syscall-tracepoints");
+  if (sockets_) {
+    features_.push_back(kernel.tcp_sendmsg_tp ? "socket-egress-tcp:tcp_sendmsg_locked" : "socket-egress-tcp:cgroup_skb");
+    features_.push_back("socket-egress-udp-icmp:cgroup_skb");
+    features_.push_back("socket-ingress:skb_copy_datagram_iovec+consume_skb");
+  }
   for (auto* prog : unused) {
     int err = bpf_program__set_autoload(prog, false);
     if (err) {
@@ -116,6 +125,7 @@ Tracer::~Tracer() { Destroy(); }
 void Tracer::Destroy() {
   for (auto& [netns, link] : limit_links_) Detach(link);  // before the program goes
   limit_links_.clear();
+  while (!cgroup_links_.empty()) DetachCgroup(cgroup_links_.begin()->first);
   if (stats_fd_ >= 0) close(stats_fd_);
   stats_fd_ = -1;
   if (poller_) {
@@ -172,21 +182,63 @@ Napi::Value Tracer::SetOuter(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// trace(netns, index[, cgroupPath]): the cgroup, where the container has
+// one, gets the egress socket-stage program (cgroup_skb/egress).
 Napi::Value Tracer::Trace(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  auto* s = Skel(env);
   uint32_t netns = U32Arg(info, 0, "netns");
   uint32_t index = U32Arg(info, 1, "index");
   if (index == 0 || index >= MB_MAX_CONTAINERS) {
     throw Napi::RangeError::New(env, "container index " + std::to_string(index) + " is out of range 1.." +
                                          std::to_string(MB_MAX_CONTAINERS - 1));
   }
+  std::string cgroup = info.Length() > 2 && info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
+  if (sockets_ && !cgroup.empty() && !cgroup_links_.count(netns)) {
+    int fd = open(cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) ThrowLibbpf(env, "open(cgroup " + cgroup + ")", -errno);
+    struct stat st;
+    if (fstat(fd, &st)) {
+      int err = -errno;
+      close(fd);
+      ThrowLibbpf(env, "fstat(cgroup " + cgroup + ")", err);
+    }
+    for (const auto& [other, l] : cgroup_links_) {
+      if (l.id == st.st_ino) {
+        close(fd);
+        throw Napi::Error::New(env, "cgroup " + cgroup + " already belongs to traced netns " + std::to_string(other) +
+                                        ": one cgroup per container");
+      }
+    }
+    struct bpf_link* link = bpf_program__attach_cgroup(s->progs.mb_cg_egress, fd);
+    int err = link ? 0 : -errno;
+    close(fd);
+    if (!link) ThrowLibbpf(env, "bpf_program__attach_cgroup(" + cgroup + ")", err);
+    CgroupLink cl{link, static_cast<uint64_t>(st.st_ino)};
+    err = bpf_map__update_elem(s->maps.cgroup_netns, &cl.id, sizeof(cl.id), &netns, sizeof(netns), BPF_ANY);
+    if (err) {
+      bpf_link__destroy(link);
+      ThrowLibbpf(env, "bpf_map__update_elem(cgroup_netns)", err);
+    }
+    cgroup_links_[netns] = cl;
+  }
   UpdateNetns(env, netns, [&](struct mb_netns& ns) { ns.container = static_cast<__u16>(index); });
   return env.Undefined();
 }
 
+void Tracer::DetachCgroup(uint32_t netns) {
+  auto it = cgroup_links_.find(netns);
+  if (it == cgroup_links_.end()) return;
+  if (skel_) bpf_map__delete_elem(skel_->maps.cgroup_netns, &it->second.id, sizeof(it->second.id), 0);
+  bpf_link__destroy(it->second.link);
+  cgroup_links_.erase(it);
+}
+
 Napi::Value Tracer::Untrace(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  UpdateNetns(env, U32Arg(info, 0, "netns"), [](struct mb_netns& ns) { ns.container = 0; });
+  uint32_t netns = U32Arg(info, 0, "netns");
+  UpdateNetns(env, netns, [](struct mb_netns& ns) { ns.container = 0; });
+  DetachCgroup(netns);
   return env.Undefined();
 }
 
@@ -227,6 +279,7 @@ Napi::Value Tracer::OnEvents(const Napi::CallbackInfo& info) {
 Napi::Value Tracer::Drain(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (skel_) macebpf__detach(skel_);  // no new records; limits and maps stay
+  while (!cgroup_links_.empty()) DetachCgroup(cgroup_links_.begin()->first);
   if (!poller_) {
     auto d = Napi::Promise::Deferred::New(env);
     d.Resolve(env.Undefined());

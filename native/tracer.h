@@ -20,6 +20,7 @@
 struct macebpf;
 struct mb_netns;
 struct bpf_program;
+struct bpf_link;
 
 namespace mb {
 
@@ -64,6 +65,14 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   };
   void Detach(LimitLink& link);  // limit.cc
   std::map<uint32_t, LimitLink> limit_links_;  // netns inode -> attachment
+  // A traced container's cgroup with the egress socket-stage program on it.
+  struct CgroupLink {
+    struct bpf_link* link = nullptr;
+    uint64_t id = 0;  // cgroup id (the cgroup2 directory's inode)
+  };
+  void DetachCgroup(uint32_t netns);
+  std::map<uint32_t, CgroupLink> cgroup_links_;  // netns inode -> attachment
+  bool sockets_ = false;
   bpf_program* edt_prog_ = nullptr;             // mb_edt or mb_edt_pr
   bool tcx_ = false;
   std::vector<std::string> features_;

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* pkt_key.h - the NAT-invariant packet key (DESIGN §3), built identically
- * from an sk_buff (device and socket stages) and from a user send buffer.
+ * at every stage from a copy of the packet's first bytes (parsed once).
  *
- *   mb_key_from_l3(key, l3, end, shinfo)        parse IPv4/IPv6 at kernel address l3
- *   mb_key_from_user(key, family, proto, buf, len)  ICMP echo / UDP send buffer
- *   mb_key_id(key)                              packet_id for records
+ *   mb_hdr_read(h, l3)                     copy the headers at kernel address l3
+ *   mb_key_from_hdr(key, h, avail, gso)    parse IPv4/IPv6 from that copy
+ *   mb_key_id(key)                         packet_id for records
  *
  * Addresses, ports and the ICMP identifier are left out: masquerade rewrites
  * them. Only bytes inside the linear header area go into the key, so a packet
@@ -50,15 +50,15 @@ union mb_hdr {
 
 /* The L4 part of the key; l4 points into the header copy at the constant l4off
  * (20 or 40), l4len is the L4 length by the IP header, avail the packet bytes
- * from l4 on that lie in the linear area (the copy past them is not packet). */
+ * from l4 on that lie in the linear area (the copy past them is not packet),
+ * gso_size the skb's GSO segment size (0: not GSO). */
 static __always_inline bool mb_key_l4(struct mb_key *key, const __u8 *l4, __u32 l4len, long avail,
-				      const struct skb_shared_info *shinfo, const bool pr)
+				      __u16 gso_size)
 {
 	if (key->proto == IPPROTO_TCP) {
 		const struct tcphdr *th = (const void *)l4;
 		__u32 hl = th->doff * 4;
 		__u32 plen = l4len > hl ? l4len - hl : 0;
-		__u16 gso_size = pr ? BPF_CORE_READ(shinfo, gso_size) : shinfo->gso_size;
 
 		if (gso_size && plen > gso_size) /* a GSO packet is keyed as its first segment */
 			plen = gso_size;
@@ -93,63 +93,35 @@ static __always_inline bool mb_key_l4(struct mb_key *key, const __u8 *l4, __u32 
 	return true;
 }
 
-/* l3: kernel address of the IP header; end: first byte past the linear data;
- * shinfo: the skb's shared info (GSO size), a BTF pointer, or with pr a plain
- * address read by probe (kernels without bpf_rdonly_cast, lib/cast.h). */
-static __always_inline bool mb_key_from_l3(struct mb_key *key, const __u8 *l3, const __u8 *end,
-					   const struct skb_shared_info *shinfo, const bool pr)
+/* Copies the headers at kernel address l3 (a BTF or probe-read pointer alike). */
+static __always_inline bool mb_hdr_read(union mb_hdr *h, const __u8 *l3)
 {
-	union mb_hdr h;
-	long avail = end - l3;
+	return bpf_probe_read_kernel(h, sizeof(*h), l3) == 0;
+}
 
-	if (bpf_probe_read_kernel(&h, sizeof(h), l3))
-		return false;
-	if (h.v4.version == 4) {
+/* h: the packet's first bytes from its IP header on; avail: how many of them
+ * are in the linear area; gso_size as for mb_key_l4. */
+static __always_inline bool mb_key_from_hdr(struct mb_key *key, const union mb_hdr *h, long avail,
+					    __u16 gso_size)
+{
+	if (h->v4.version == 4) {
 		/* IP options (rare) move L4 out of the copy; non-first fragments have no L4 header. */
-		if (h.v4.ihl != 5 || (h.v4.frag_off & bpf_htons(0x1fff)))
+		if (h->v4.ihl != 5 || (h->v4.frag_off & bpf_htons(0x1fff)))
 			return false;
-		__u32 l3len = bpf_ntohs(h.v4.tot_len);
+		__u32 l3len = bpf_ntohs(h->v4.tot_len);
 
 		if (l3len < 20)
 			return false;
 		key->family = 4;
-		key->proto = h.v4.protocol;
-		return mb_key_l4(key, &h.raw[20], l3len - 20, avail - 20, shinfo, pr);
+		key->proto = h->v4.protocol;
+		return mb_key_l4(key, &h->raw[20], l3len - 20, avail - 20, gso_size);
 	}
-	if (h.v6.version == 6) {
+	if (h->v6.version == 6) {
 		key->family = 6;
-		key->proto = h.v6.nexthdr; /* extension headers are not followed */
-		return mb_key_l4(key, &h.raw[40], bpf_ntohs(h.v6.payload_len), avail - 40, shinfo, pr);
+		key->proto = h->v6.nexthdr; /* extension headers are not followed */
+		return mb_key_l4(key, &h->raw[40], bpf_ntohs(h->v6.payload_len), avail - 40, gso_size);
 	}
 	return false;
-}
-
-/* buf: user address of what the application sends (ICMP header + data, or UDP data). */
-static __always_inline bool mb_key_from_user(struct mb_key *key, __u8 family, __u8 proto,
-					     const __u8 *buf, __u64 len)
-{
-	__u32 n;
-
-	key->family = family;
-	key->proto = proto;
-	if (proto == IPPROTO_UDP) {
-		if (len > 0xffff - sizeof(struct udphdr))
-			return false;
-		key->a = len + sizeof(struct udphdr);
-		n = mb_key_payload_len(len);
-		return !(n > 0 && n <= MB_PAYLOAD_KEY_BYTES && bpf_probe_read_user(key->payload, n, buf));
-	}
-	struct icmphdr ih;
-
-	if (len < sizeof(ih) || bpf_probe_read_user(&ih, sizeof(ih), buf))
-		return false;
-	if (!mb_is_echo(proto, ih.type))
-		return false;
-	key->icmp_type = ih.type;
-	key->a = bpf_ntohs(ih.un.echo.sequence);
-	n = mb_key_payload_len(len - sizeof(ih));
-	return !(n > 0 && n <= MB_PAYLOAD_KEY_BYTES &&
-		 bpf_probe_read_user(key->payload, n, buf + sizeof(ih)));
 }
 
 static __always_inline __u32 mb_key_id(const struct mb_key *key)

@@ -7,7 +7,7 @@
 // dashboard's point budget). Each generator is restarted when it ends and
 // killed by pid on shutdown (exec.ts track()).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { isRunning, killChild, track } from '../lab/exec';
+import { isRunning, killChild, netnsArgv, track } from '../lab/exec';
 import { startIperfServer, type IperfServer } from '../lab/traffic';
 import type { Lab } from '../lab/types';
 
@@ -47,7 +47,7 @@ export interface DemoTraffic {
 function keep(ns: string, cmd: string, args: string[], running: Set<ChildProcess>, stopped: () => boolean): void {
   const start = (): void => {
     if (stopped()) return;
-    const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: 'ignore' });
+    const child = spawn(...netnsArgv(ns, cmd, args), { stdio: 'ignore' });
     track(child);
     running.add(child);
     child.once('error', () => undefined); // reported by the exit below

@@ -8,7 +8,7 @@ export interface TracerOptions {
   maxAgeNs?: number;
   /** Ring-buffer records that wake the poller (default 64). */
   wakeupRecords?: number;
-  /** Trace the socket stage (a tracepoint hit on every syscall while loaded; default true). */
+  /** Trace the socket stage (per-socket tracepoints and the containers' cgroups, docs/measurement.md; default true). */
   sockets?: boolean;
   /** Load the tracing programs (default true); a rate limiter alone needs none. */
   tracing?: boolean;
@@ -19,11 +19,12 @@ export interface TracerOptions {
   disable?: KernelFeature[];
 }
 
-export type KernelFeature = 'kfunc' | 'tcx';
+export type KernelFeature = 'kfunc' | 'tcx' | 'tcp-sendmsg-tp';
 
 export interface NativeTracer {
   setOuter(netns: number, ifindex: number): void;
-  trace(netns: number, index: number): void;
+  /** cgroup: the container's cgroup2 directory, which gets the egress socket-stage program */
+  trace(netns: number, index: number, cgroup?: string): void;
   untrace(netns: number): void;
   /** One struct mb_counters summed over CPUs. */
   counters(index: number): ArrayBuffer;

@@ -5,12 +5,14 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { cgroupOfPid, netnsCgroup } from './cgroup';
 
 export interface NetnsRef {
   spec: string; // as the user wrote it
   path: string; // absolute path to an nsfs file for this netns (usable with nsenter --net=)
   inode: number; // netns inode number, the container's identity in BPF maps
   label: string; // short display name
+  cgroup?: string; // the container's cgroup2 directory, where it has one (cgroup.ts)
 }
 
 const NETNS_DIR = '/run/netns'; // where `ip netns add` bind-mounts namespaces
@@ -59,7 +61,10 @@ function fromPid(spec: string, pid: string, label = pidLabel(pid)): NetnsRef {
   if (!fs.existsSync(`/proc/${pid}`)) {
     throw new Error(`no such process ${pid} (netns spec ${JSON.stringify(spec)}): check the pid with \`ps -p ${pid}\``);
   }
-  return open(spec, `/proc/${pid}/ns/net`, label);
+  // A runtime's container has a cgroup of its own; any other process's
+  // cgroup (a login session, a service) is shared with unrelated processes.
+  const cgroup = label === `pid:${pid}` ? undefined : cgroupOfPid(pid);
+  return { ...open(spec, `/proc/${pid}/ns/net`, label), cgroup };
 }
 
 function fromName(spec: string, name: string): NetnsRef {
@@ -76,7 +81,7 @@ function fromName(spec: string, name: string): NetnsRef {
       `no network namespace named ${JSON.stringify(name)} (${existing}); create it with \`ip netns add ${name}\` or use ${FORMS}`,
     );
   }
-  return open(spec, p, name);
+  return { ...open(spec, p, name), cgroup: netnsCgroup(name) };
 }
 
 // Asks the container runtime for the container's init pid.

@@ -1,6 +1,7 @@
 // nsexec.ts - run a command inside a network namespace (nsenter), or directly
 // when it is the caller's own (that needs no CAP_SYS_ADMIN).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { inCgroup } from './cgroup';
 import { currentNetns, type NetnsRef } from './netns';
 
 export function nsExecSync(netns: NetnsRef, cmd: string, args: string[]): string {
@@ -19,9 +20,13 @@ export function ipJson(netns: NetnsRef, args: string[]): unknown {
   return JSON.parse(nsExecSync(netns, 'ip', ['-j', ...args]) || '[]');
 }
 
-/** Starts cmd inside netns (through nsenter unless it is the caller's own), stdout and stderr piped. */
+/**
+ * Starts cmd inside netns (through nsenter unless it is the caller's own) and
+ * in the container's cgroup where it has one, as `docker exec` would, so its
+ * sends pass the egress socket stage; stdout and stderr piped.
+ */
 export function spawnInNetns(netns: NetnsRef, cmd: string, args: string[]): ChildProcess {
   const own = netns.inode === currentNetns().inode;
   const [file, ...argv] = own ? [cmd, ...args] : ['nsenter', `--net=${netns.path}`, cmd, ...args];
-  return spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(...inCgroup(netns.cgroup, file, argv), { stdio: ['ignore', 'pipe', 'pipe'] });
 }

@@ -61,7 +61,7 @@ export class Tracer extends EventEmitter<TracerEvents> {
     if (index >= maxContainers) {
       throw new Error(`cannot trace ${netns.label}: already tracing ${maxContainers - 1} containers; untrace one first`);
     }
-    this.live().trace(netns.inode, index);
+    this.live().trace(netns.inode, index, netns.cgroup);
     this.indexOf.set(netns.inode, index);
     return index;
   }

@@ -3,6 +3,7 @@
 // killed by its own pid (on stop, on test failure; the CLI's shutdown and
 // the tests' afterAll call killChildren).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { inCgroup, netnsCgroup } from '../host/cgroup';
 
 export class CommandError extends Error {
   constructor(
@@ -112,9 +113,14 @@ export function ipn(ns: string, args: readonly string[], opts?: RunOptions): Pro
   return run('ip', ['-n', ns, ...args], opts);
 }
 
-/** `ip netns exec NS cmd args…` */
+/** The command line of `ip netns exec NS cmd args…`, in the netns's cgroup where it has one (a lab container). */
+export function netnsArgv(ns: string, cmd: string, args: readonly string[]): [string, string[]] {
+  return inCgroup(netnsCgroup(ns), 'ip', ['netns', 'exec', ns, cmd, ...args]);
+}
+
+/** `ip netns exec NS cmd args…`, in the netns's cgroup where it has one */
 export function nsExec(ns: string, cmd: string, args: readonly string[], opts?: RunOptions): Promise<RunResult> {
-  return run('ip', ['netns', 'exec', ns, cmd, ...args], opts);
+  return run(...netnsArgv(ns, cmd, args), opts);
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

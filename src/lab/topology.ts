@@ -40,6 +40,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import { createNetnsCgroups, removeNetnsCgroup } from './cgroups';
 import { ipn, nsExec, run, sleep } from './exec';
 import {
   LAB_ID_RE,
@@ -176,6 +177,7 @@ async function build(lab: Lab): Promise<void> {
   const { host, target, containers } = lab;
   const all = labNamespaces(lab);
   for (const ns of all) await run('ip', ['netns', 'add', ns]);
+  createNetnsCgroups(containers.map((c) => c.name));
   await Promise.all(
     all.map(async (ns) => {
       // before any link exists, so new links inherit "no DAD"
@@ -268,6 +270,11 @@ export async function labDown(lab: Lab | string): Promise<void> {
   for (const ns of await netnsList()) if (ns.startsWith(`${NS_PREFIX}${id}-`)) names.add(ns);
   const failures: string[] = [];
   for (const ns of names) {
+    try {
+      await removeNetnsCgroup(ns);
+    } catch (e) {
+      failures.push(e instanceof Error ? e.message : String(e));
+    }
     if (!fs.existsSync(nsPath(ns))) continue;
     await killNetnsProcesses(ns);
     try {

@@ -3,7 +3,7 @@
 // time bound and is tracked so killAllTraffic() kills it by pid.
 import { spawn } from 'node:child_process';
 import { parsePing, type PingResult } from '../core/ping-output';
-import { CommandError, isRunning, killChild, killChildren, nsExec, quote, sleep, track } from './exec';
+import { CommandError, isRunning, killChild, killChildren, netnsArgv, nsExec, quote, sleep, track } from './exec';
 
 export { CommandError } from './exec';
 
@@ -57,9 +57,9 @@ async function listening(ns: string, port: number): Promise<boolean> {
 /** Start a long-running `iperf3 -s -p PORT` in ns; resolves once it listens. */
 export async function startIperfServer(ns: string, opts: { port?: number; startTimeoutMs?: number } = {}): Promise<IperfServer> {
   const port = opts.port ?? 5201;
-  const args = ['netns', 'exec', ns, 'iperf3', '-s', '-p', String(port), '--forceflush'];
-  const command = quote('ip', args);
-  const child = spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const [file, args] = netnsArgv(ns, 'iperf3', ['-s', '-p', String(port), '--forceflush']);
+  const command = quote(file, args);
+  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   track(child);
   let out = '';
   let err = '';
