@@ -5,7 +5,7 @@
   "variables": {
     "gen": "<(SHARED_INTERMEDIATE_DIR)/macebpf",
     "bpf_cc": "clang",
-    "bpf_headers": ["bpf/macebpf.h", "bpf/lib/netns.h", "bpf/lib/pkt_key.h", "bpf/lib/syscall.h", "bpf/lib/cast.h"]
+    "bpf_headers": ["bpf/macebpf.h", "bpf/lib/netns.h", "bpf/lib/pkt_key.h", "bpf/lib/flow.h", "bpf/lib/recv_buf.h", "bpf/lib/cast.h"]
   },
   "targets": [
     {

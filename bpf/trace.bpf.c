@@ -7,8 +7,8 @@
  *          -> O net_dev_start_xmit (outer dev): record emitted at O.
  * Ingress: O netif_receive_skb (outer dev, packets of traced flows only)
  *          -> D netif_receive_skb (container dev)
- *          -> S skb_copy_datagram_iovec (TCP, ICMP) or consume_skb after
- *          udp_recvmsg's copy (UDP): record emitted at S, or at D for
+ *          -> S skb_copy_datagram_iovec (TCP, ICMP) or sock_recv_length
+ *          (UDP, key from the filled buffer): record emitted at S, or at D for
  *          packets no socket will read (TCP without payload, echo requests).
  * Socket-stage hooks fire only on socket operations or only for the traced
  * containers' cgroups, never on every syscall (docs/measurement.md).
@@ -23,10 +23,12 @@
 #include "lib/netns.h"
 #include "lib/pkt_key.h"
 #include "lib/flow.h"
+#include "lib/recv_buf.h"
 
 #define MB_IFF_LOOPBACK 0x8
 #define MB_AF_INET 2
 #define MB_AF_INET6 10
+#define MB_MSG_PEEK 2
 
 #define MB_RINGBUF_RECORD (sizeof(struct mb_event) + 8) /* with the ring's record header */
 
@@ -35,6 +37,8 @@ const volatile __u64 max_age_ns = 1000000000ull;
 const volatile __u64 wakeup_bytes = 64 * sizeof(struct mb_event);
 /* TCP's egress S from the cgroup program, where tcp_sendmsg_locked is missing. */
 const volatile bool cg_egress_tcp = false;
+/* UDP's ingress S from sock_recv_length; without it (before 6.3) UDP ends at D. */
+const volatile bool udp_recv_stage = true;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -386,6 +390,8 @@ static __always_inline bool mb_ends_in_kernel(const struct mb_key *key)
 {
 	if (key->proto == IPPROTO_TCP)
 		return key->c == 0;
+	if (key->proto == IPPROTO_UDP)
+		return !udp_recv_stage;
 	if (key->proto == IPPROTO_ICMP)
 		return key->icmp_type == MB_ICMP_ECHO;
 	if (key->proto == MB_IPPROTO_ICMPV6)
@@ -479,7 +485,7 @@ static __always_inline int mb_sock_recv_do(const struct sk_buff *skb, int len, c
 	__u64 now = bpf_ktime_get_ns();
 	struct mb_key key = { .dir = MB_INGRESS };
 
-	/* UDP is finished at consume_skb (mb_udp_recv): not every datagram copy passes here. */
+	/* UDP is finished at sock_recv_length (mb_udp_recv): not every datagram copy passes here. */
 	if (mb_skb_key(&key, skb, false, pr) && key.proto != IPPROTO_UDP)
 		mb_ingress_at_socket(&key, netns, idx, now);
 	return 0;
@@ -498,35 +504,26 @@ int BPF_PROG(mb_sock_recv_pr, const struct sk_buff *skb, int len)
 	return mb_sock_recv_do(skb, len, true);
 }
 
-/* Ingress UDP: udp_recvmsg frees the datagram right after copying it to the
- * application (skb_consume_udp -> consume_skb), in the receiver's task. */
-static __always_inline int mb_udp_recv_do(const struct sk_buff *skb, const bool pr)
+/* Ingress UDP: the datagram was copied to the application (after the copy,
+ * for every protocol; only UDP is finished here). */
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(mb_udp_recv, struct sock *sk, int ret, int flags)
 {
-	if (skb->protocol != bpf_htons(0x0800) && skb->protocol != bpf_htons(0x86DD))
+	if (ret <= 0 || (flags & MB_MSG_PEEK) || sk->sk_protocol != IPPROTO_UDP)
 		return 0;
-	__u32 netns = mb_task_netns();
+	__u32 netns = mb_sk_netns(sk);
 	__u16 idx = mb_traced(netns);
 
 	if (!idx)
 		return 0;
+	const __u8 *buf;
+	__u64 len;
 	struct mb_key key = { .dir = MB_INGRESS };
+	__u8 family = sk->__sk_common.skc_family == MB_AF_INET6 ? 6 : 4;
 
-	if (mb_skb_key(&key, skb, false, pr) && key.proto == IPPROTO_UDP)
+	if (mb_recv_buf(&buf, &len) && ret <= len && mb_key_from_udp_buf(&key, family, buf, ret))
 		mb_ingress_at_socket(&key, netns, idx, bpf_ktime_get_ns());
 	return 0;
-}
-
-SEC("tp_btf/consume_skb")
-int BPF_PROG(mb_udp_recv, struct sk_buff *skb)
-{
-	return mb_udp_recv_do(skb, false);
-}
-
-/* The same for kernels without bpf_rdonly_cast (lib/cast.h). */
-SEC("tp_btf/consume_skb")
-int BPF_PROG(mb_udp_recv_pr, struct sk_buff *skb)
-{
-	return mb_udp_recv_do(skb, true);
 }
 
 /* Egress TCP: the application's data is being copied into a new skb, keyed

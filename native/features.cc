@@ -40,6 +40,7 @@ KernelFeatures ProbeKernel(const std::vector<std::string>& disable) {
   f.tcx = HasEnumValue(btf.get(), "bpf_attach_type", "BPF_TCX_EGRESS");
   // A tp_btf program attaches to a tracepoint by its btf_trace_<name> typedef.
   f.tcp_sendmsg_tp = btf__find_by_name_kind(btf.get(), "btf_trace_tcp_sendmsg_locked", BTF_KIND_TYPEDEF) > 0;
+  f.sock_recv_length_tp = btf__find_by_name_kind(btf.get(), "btf_trace_sock_recv_length", BTF_KIND_TYPEDEF) > 0;
   for (const auto& d : disable) {
     if (d == "kfunc") f.kfunc_cast = false;
     else if (d == "tcx") f.tcx = false;

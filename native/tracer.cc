@@ -80,8 +80,10 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
   auto* p = &skel_->progs;
   sockets_ = tracing && sockets;
   std::vector<bpf_program*> unused;
-  if (!sockets_) unused = {p->mb_tcp_send, p->mb_cg_egress, p->mb_udp_recv, p->mb_udp_recv_pr};
+  if (!sockets_) unused = {p->mb_tcp_send, p->mb_cg_egress, p->mb_udp_recv};
   if (sockets_ && !kernel.tcp_sendmsg_tp) unused.push_back(p->mb_tcp_send);
+  if (sockets_ && !kernel.sock_recv_length_tp) unused.push_back(p->mb_udp_recv);
+  skel_->rodata->udp_recv_stage = sockets_ && kernel.sock_recv_length_tp;
   if (!tracing) {
     unused.insert(unused.end(), {p->mb_dev_xmit, p->mb_dev_rx, p->mb_sock_recv, p->mb_dev_xmit_pr, p->mb_dev_rx_pr,
                                  p->mb_sock_recv_pr, p->mb_drop});
@@ -89,9 +91,9 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
   // Each program that uses the 6.2 cast kfuncs has a probe-read twin (*_pr,
   // bpf/lib/cast.h); exactly one of each pair is loaded.
   if (kernel.kfunc_cast) {
-    unused.insert(unused.end(), {p->mb_dev_xmit_pr, p->mb_dev_rx_pr, p->mb_sock_recv_pr, p->mb_udp_recv_pr, p->mb_edt_pr});
+    unused.insert(unused.end(), {p->mb_dev_xmit_pr, p->mb_dev_rx_pr, p->mb_sock_recv_pr, p->mb_edt_pr});
   } else {
-    unused.insert(unused.end(), {p->mb_dev_xmit, p->mb_dev_rx, p->mb_sock_recv, p->mb_udp_recv, p->mb_edt});
+    unused.insert(unused.end(), {p->mb_dev_xmit, p->mb_dev_rx, p->mb_sock_recv, p->mb_edt});
   }
   edt_prog_ = kernel.kfunc_cast ? p->mb_edt : p->mb_edt_pr;
   tcx_ = kernel.tcx;
@@ -99,7 +101,8 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
   if (sockets_) {
     features_.push_back(kernel.tcp_sendmsg_tp ? "socket-egress-tcp:tcp_sendmsg_locked" : "socket-egress-tcp:cgroup_skb");
     features_.push_back("socket-egress-udp-icmp:cgroup_skb");
-    features_.push_back("socket-ingress:skb_copy_datagram_iovec+consume_skb");
+    features_.push_back(kernel.sock_recv_length_tp ? "socket-ingress-udp:sock_recv_length" : "socket-ingress-udp:none");
+    features_.push_back("socket-ingress-tcp-icmp:skb_copy_datagram_iovec");
   }
   for (auto* prog : unused) {
     int err = bpf_program__set_autoload(prog, false);
