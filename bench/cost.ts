@@ -26,8 +26,9 @@ const MB_TRACEPOINT: Record<string, string> = {
   mb_dev_xmit: 'net_dev_start_xmit',
   mb_dev_rx: 'netif_receive_skb',
   mb_sock_recv: 'skb_copy_datagram_iovec',
-  mb_sys_enter: 'sys_enter',
-  mb_sys_exit: 'sys_exit',
+  mb_tcp_send: 'tcp_sendmsg_locked',
+  mb_udp_recv: 'sock_recv_length',
+  mb_cg_egress: 'cgroup_skb/egress (c1 only)',
   mb_drop: 'kfree_skb',
 };
 export const DEVICE_TRACEPOINTS = new Set(['net_dev_start_xmit', 'netif_receive_skb']);

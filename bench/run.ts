@@ -5,7 +5,8 @@
 //   flock /tmp/macebpf-kernel.lock npm run bench [-- --quick] [-- --only cost,accuracy]
 //
 // Sections: cost (BPF ns per packet, incl. the bpftrace peer), perturbation
-// (RTT and TCP throughput off / macebpf / bpftrace), pipeline (records/s,
+// (RTT and TCP throughput off / macebpf / bpftrace), tax (what tracing costs
+// untraced processes, containers and outer traffic), pipeline (records/s,
 // lost, coverage at flood rates), accuracy (corrected container RTT vs host),
 // edt (achieved / configured rate under EDT limits; a neighbour's RTT while
 // c1 floods, unlimited and limited), server (the daemon's CPU per record
@@ -26,12 +27,13 @@ import { runCost } from './cost';
 import { runEdt } from './edt';
 import { holdKernelLock, type KernelLock } from './lock';
 import { runPerturbation } from './perturbation';
+import { runTax } from './tax';
 import { runPipeline } from './pipeline';
 import { runServer } from './server';
 import type { DashboardResult } from './dashboard';
 import { renderSummary, type AllResults, type Env, type SectionOutcome } from './summary';
 
-const SECTIONS = ['cost', 'perturbation', 'pipeline', 'accuracy', 'edt', 'server', 'dashboard'] as const;
+const SECTIONS = ['cost', 'perturbation', 'tax', 'pipeline', 'accuracy', 'edt', 'server', 'dashboard'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const RESULTS = path.resolve(__dirname, '..', '..', 'bench', 'results');
@@ -155,6 +157,7 @@ async function main(): Promise<number> {
     const runners: Record<Section, (c: BenchContext) => Promise<unknown>> = {
       cost: runCost,
       perturbation: runPerturbation,
+      tax: runTax,
       pipeline: runPipeline,
       accuracy: runAccuracy,
       edt: runEdt,
@@ -198,6 +201,7 @@ async function main(): Promise<number> {
     env,
     cost: (outcomes.cost as AllResults['cost']) ?? previous('cost'),
     perturbation: (outcomes.perturbation as AllResults['perturbation']) ?? previous('perturbation'),
+    tax: (outcomes.tax as AllResults['tax']) ?? previous('tax'),
     pipeline: (outcomes.pipeline as AllResults['pipeline']) ?? previous('pipeline'),
     accuracy: (outcomes.accuracy as AllResults['accuracy']) ?? previous('accuracy'),
     edt: (outcomes.edt as AllResults['edt']) ?? previous('edt'),

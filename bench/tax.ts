@@ -1,0 +1,98 @@
+// tax.ts - what tracing costs what is NOT traced (issue: near-zero
+// perturbation): a syscall-heavy process in the root namespace (`dd bs=1`),
+// an untraced container's TCP throughput, and the BPF time and map writes
+// of an untraced container's packets through the outer device. Off and on
+// interleaved, macebpf loaded fresh each time and tracing c1 (the default
+// socket stage on).
+import { spawnSync } from 'node:child_process';
+import { iperfClient, startIperfServer } from '../src/lab/traffic';
+import { deltas, enableStats, progStats } from './bpfstats';
+import { log, startTracing, type BenchContext, type Tracing } from './context';
+import { pingRtts } from './ping';
+import { spread, type Spread } from './stats';
+
+export interface TaxResult {
+  dd: { bytes: number; offS: Spread; onS: Spread; ratio: Spread };
+  untracedTcp: { seconds: number; offGbit: Spread; onGbit: Spread; ratio: Spread };
+  outerUntraced: { packets: number; bpfNsPerPacket: number; hits: number; entriesCreated: number; unmatchedCounted: number; tracedCounterChanges: number };
+}
+
+const DD_BYTES = 2_000_000;
+
+function ddSeconds(): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('dd', ['if=/dev/zero', 'of=/dev/null', 'bs=1', `count=${DD_BYTES}`], { stdio: 'ignore' });
+  if (r.status !== 0) throw new Error(`dd exited with ${r.status}`);
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+async function interleaved<T>(ctx: BenchContext, reps: number, fn: () => Promise<T>): Promise<{ off: T[]; on: T[] }> {
+  const off: T[] = [];
+  const on: T[] = [];
+  for (let rep = 0; rep < reps; rep++) {
+    for (const tracing of rep % 2 ? [true, false] : [false, true]) {
+      let t: Tracing | undefined;
+      try {
+        if (tracing) t = await startTracing(ctx);
+        (tracing ? on : off).push(await fn());
+      } finally {
+        t?.close();
+      }
+    }
+  }
+  return { off, on };
+}
+
+const ratioOf = (on: number[], off: number[]): Spread => spread(on.map((x, i) => x / off[i]));
+
+export async function runTax(ctx: BenchContext): Promise<TaxResult> {
+  const reps = ctx.quick ? 3 : 6;
+  log(`tax: dd bs=1 count=${DD_BYTES} in the root namespace, ${reps} interleaved reps off/on`);
+  const dd = await interleaved(ctx, reps, async () => ddSeconds());
+  log(`tax: dd off ${spread(dd.off).median.toFixed(3)} s, on ${spread(dd.on).median.toFixed(3)} s`);
+
+  const seconds = ctx.quick ? 2 : 3;
+  const server = await startIperfServer(ctx.lab.target.name, { port: 5801 });
+  let tcp: { off: number[]; on: number[] };
+  try {
+    log(`tax: TCP of the untraced container ${ctx.c2.name}, ${reps} interleaved reps × ${seconds} s`);
+    tcp = await interleaved(ctx, reps, async () => (await iperfClient(ctx.c2.name, ctx.lab.target.ip4, { seconds, port: 5801 })).bitsPerSecond / 1e9);
+  } finally {
+    await server.stop();
+  }
+
+  // Untraced packets through the outer device: BPF time of every mb_* hook
+  // they cross, and whether anything was written (counters are the maps'
+  // witnesses: entries created, unmatched, and c1's counters).
+  const stats = enableStats();
+  let outer: TaxResult['outerUntraced'];
+  const t = await startTracing(ctx);
+  try {
+    const c1 = t.index.get(ctx.c1.name)!;
+    const zeroBefore = t.session.tracer.counters(0);
+    const c1Before = JSON.stringify(t.session.tracer.counters(c1));
+    const before = await progStats();
+    const p = await pingRtts(ctx.c2.name, ctx.lab.target.ip4, ctx.quick ? 2000 : 10000, 0);
+    const after = await progStats();
+    const zeroAfter = t.session.tracer.counters(0);
+    const d = deltas(before, after, t.progIds);
+    const packets = p.sent + p.received; // each crosses the outer device once
+    outer = {
+      packets,
+      bpfNsPerPacket: d.reduce((a, x) => a + x.runTimeNs, 0) / packets,
+      hits: d.reduce((a, x) => a + x.runCnt, 0),
+      entriesCreated: zeroAfter.ingress.created - zeroBefore.ingress.created + zeroAfter.egress.created - zeroBefore.egress.created,
+      unmatchedCounted: zeroAfter.ingress.unmatched - zeroBefore.ingress.unmatched + zeroAfter.egress.unmatched - zeroBefore.egress.unmatched,
+      tracedCounterChanges: JSON.stringify(t.session.tracer.counters(c1)) === c1Before ? 0 : 1,
+    };
+  } finally {
+    t.close();
+    stats.restore();
+  }
+  log(`tax: untraced outer traffic ${outer.bpfNsPerPacket.toFixed(0)} BPF ns/packet, entries ${outer.entriesCreated}, unmatched ${outer.unmatchedCounted}`);
+  return {
+    dd: { bytes: DD_BYTES, offS: spread(dd.off), onS: spread(dd.on), ratio: ratioOf(dd.on, dd.off) },
+    untracedTcp: { seconds, offGbit: spread(tcp.off), onGbit: spread(tcp.on), ratio: ratioOf(tcp.on, tcp.off) },
+    outerUntraced: outer,
+  };
+}
