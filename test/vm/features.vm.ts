@@ -11,9 +11,9 @@ import { resolveNetns } from '../../src/host/netns';
 import { Tracing } from '../../src/host/tracing';
 import { EGRESS, INGRESS, type RecordColumns } from '../../src/core/records';
 import { labDown, labUp, reapLabs, type Lab } from '../../src/lab/topology';
-import { killAllTraffic, ping } from '../../src/lab/traffic';
+import { iperfClient, killAllTraffic, ping, startIperfServer, type IperfServer } from '../../src/lab/traffic';
 import { isRoot, skipUnlessRoot } from '../support/root';
-import { hasCastKfuncs, hasTcx } from './kernel';
+import { hasCastKfuncs, hasSockRecvLength, hasTcpSendmsgTp, hasTcx } from './kernel';
 
 interface Prog {
   id: number;
@@ -28,14 +28,17 @@ function programs(): Prog[] {
 
 describe.skipIf(skipUnlessRoot)('kernel features and fallbacks', () => {
   let lab: Lab;
+  let server: IperfServer | undefined;
 
   beforeAll(async () => {
     if (!isRoot) throw new Error('kernel matrix tests need root (CI=true: they must run, not skip)');
     await reapLabs();
     lab = await labUp({ containers: 2 });
+    server = await startIperfServer(lab.target.name, { port: 5401 });
   });
 
   afterAll(async () => {
+    await server?.stop();
     killAllTraffic();
     if (lab) await labDown(lab);
   });
@@ -47,24 +50,30 @@ describe.skipIf(skipUnlessRoot)('kernel features and fallbacks', () => {
       const expected = [
         hasCastKfuncs() ? 'cast:kfunc' : 'cast:probe-read',
         hasTcx() ? 'limit-attach:tcx' : 'limit-attach:clsact',
-        'socket-stage:syscall-tracepoints',
+        hasTcpSendmsgTp() ? 'socket-egress-tcp:tcp_sendmsg_locked' : 'socket-egress-tcp:cgroup_skb',
+        'socket-egress-udp-icmp:cgroup_skb',
+        hasSockRecvLength() ? 'socket-ingress-udp:sock_recv_length' : 'socket-ingress-udp:none',
+        'socket-ingress-tcp-icmp:skb_copy_datagram_iovec',
       ];
       expect(t.tracer.features).toEqual(expected);
       const progs = programs().filter((p) => !before.has(p.id)).map((p) => p.name ?? '').sort();
       // Exactly one of each kfunc / probe-read pair is in the kernel.
       const pr = progs.filter((n) => n.endsWith('_pr'));
       if (hasCastKfuncs()) expect(pr).toEqual([]);
-      else expect(pr).toEqual(['mb_dev_rx_pr', 'mb_dev_xmit_pr', 'mb_edt_pr', 'mb_sock_recv_pr', 'mb_sys_enter_pr']);
+      else expect(pr).toEqual(['mb_dev_rx_pr', 'mb_dev_xmit_pr', 'mb_edt_pr', 'mb_sock_recv_pr']);
       console.log(`kernel ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}: features ${t.tracer.features.join(', ')}; programs ${progs.join(' ')}`);
     } finally {
       await t.close();
     }
   });
 
-  // Every path a kernel of the matrix takes: kfunc casts (6.2+) and probe reads (all).
+  // Every path a kernel of the matrix takes: kfunc casts (6.2+) and probe
+  // reads (all); TCP's egress S from tcp_sendmsg_locked (6.11+) and from the
+  // cgroup program (all).
   const paths: { label: string; disable: KernelFeature[]; runs: () => boolean }[] = [
     { label: 'kfunc casts', disable: [], runs: hasCastKfuncs },
     { label: 'probe reads', disable: ['kfunc'], runs: () => true },
+    { label: 'TCP egress S at IP output', disable: ['tcp-sendmsg-tp'], runs: hasTcpSendmsgTp },
   ];
   // Only the paths this kernel takes: a path it cannot take is no test here (not a skip).
   for (const path of paths.filter((p) => p.runs())) {
@@ -80,9 +89,33 @@ describe.skipIf(skipUnlessRoot)('kernel features and fallbacks', () => {
         t.on('records', (cols) => got.push(cols));
         const p = await ping(lab.containers[0].name, lab.target.ip4, { count: 5, intervalS: 0.2 });
         expect(p.received).toBe(5);
+        await iperfClient(lab.containers[0].name, lab.target.ip4, { seconds: 1, port: 5401, bitrate: '5M' });
+        await iperfClient(lab.containers[0].name, lab.target.ip4, { udp: true, reverse: true, seconds: 1, port: 5401, bitrate: '1M' });
       } finally {
         await t.close();
       }
+      // TCP data leaves with the socket stage on either hook; UDP arrives at
+      // the socket where the kernel has sock_recv_length, else ends at D.
+      const withStack = (proto: number, dir: number): [number, number] => {
+        let n = 0;
+        let s = 0;
+        for (const c of got) {
+          for (let i = 0; i < c.length; i++) {
+            if (c.proto[i] !== proto || c.dir[i] !== dir || c.container[i] !== 1) continue;
+            n++;
+            if (Number.isFinite(c.stackNs[i])) s++;
+          }
+        }
+        return [n, s];
+      };
+      const [tcpOut, tcpOutS] = withStack(6, EGRESS);
+      const [udpIn, udpInS] = withStack(17, INGRESS);
+      console.log(`${path.label}: TCP egress ${tcpOutS}/${tcpOut} with stack, UDP ingress ${udpInS}/${udpIn} with stack`);
+      expect(tcpOut).toBeGreaterThan(20);
+      expect(tcpOutS).toBeGreaterThan(tcpOut * 0.5);
+      expect(udpIn).toBeGreaterThan(50);
+      if (hasSockRecvLength()) expect(udpInS).toBeGreaterThan(udpIn * 0.9);
+      else expect(udpInS).toBe(0);
       const rec = { egress: 0, ingress: 0, stack: 0, virt: 0, other: 0 };
       for (const c of got) {
         for (let i = 0; i < c.length; i++) {

@@ -1,5 +1,6 @@
 // kernel.ts - what the kernel matrix expects of the running kernel
-// (docs/kernels.md): the cast kfuncs arrived in 6.2, tcx in 6.6.
+// (docs/kernels.md): the cast kfuncs arrived in 6.2, tcx in 6.6, the
+// sock_recv_length tracepoint in 6.3, tcp_sendmsg_locked in 6.11.
 import * as os from 'node:os';
 
 export function kernelVersion(release = os.release()): [number, number] {
@@ -15,3 +16,5 @@ const atLeast = (major: number, minor: number): boolean => {
 
 export const hasCastKfuncs = (): boolean => atLeast(6, 2);
 export const hasTcx = (): boolean => atLeast(6, 6);
+export const hasTcpSendmsgTp = (): boolean => atLeast(6, 11);
+export const hasSockRecvLength = (): boolean => atLeast(6, 3);
