@@ -10,7 +10,7 @@ namespace mb {
 struct KernelFeatures {
   bool kfunc_cast = false;  // bpf_cast_to_kern_ctx and bpf_rdonly_cast (6.2)
   bool tcx = false;         // BPF_TCX_EGRESS links (6.6)
-  bool tcp_sendmsg_tp = false;  // tracepoint tcp:tcp_sendmsg_locked (6.11)
+  bool tcp_sendmsg_tp = false;  // tracepoint tcp:tcp_sendmsg_locked (after 6.12)
   bool sock_recv_length_tp = false;  // tracepoint sock:sock_recv_length (6.3)
 };
 

@@ -6,6 +6,7 @@
 set -u
 . /vmout/job.env                  # REPO, JOB
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root CI=true
+export MB_TEST_TIME_FACTOR=${MB_TEST_TIME_FACTOR:-4}  # TCG: deadlines of the reference host x4 (test/support/timing.ts)
 mark() { echo "VM-GUEST: $* at $(cut -d' ' -f1 /proc/uptime)s"; }
 # Fresh /run and /tmp for the guest, but a project that lives under one of
 # them (a CI clone in /tmp) must stay visible: hold it, then put it back.

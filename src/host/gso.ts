@@ -3,9 +3,11 @@
 // 64 KiB: at a 50 Mbit/s limit that is 10 ms of the container's share leaving
 // in one burst, which its neighbours then queue behind at a shared bottleneck
 // (docs/rate-limit.md, "Bursts"). Capping the device's gso_max_segs to about
-// BURST_NS of data at the rate bounds the burst as TBF's bucket would. TCP
-// reads the cap when a socket picks its route, so it applies to connections
-// opened after the limit is set.
+// BURST_NS of data at the rate bounds what it sends at once; and as every
+// packet then holds at most BURST_NS of data, a limited container sends at
+// most 1 s / BURST_NS GSO packets per second, whatever the rate. TCP reads
+// the cap when a socket picks its route, so it applies to connections opened
+// after the limit is set.
 import type { NetnsRef } from './netns';
 import { ipJson, nsExecSync } from './nsexec';
 

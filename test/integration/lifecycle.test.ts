@@ -3,6 +3,7 @@
 // batch (every record the kernel emitted reaches the CSV). Each time, what
 // the command made is gone: BPF programs, lab namespaces, token files,
 // listening sockets. Root only.
+import { deadlineMs } from '../support/timing';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -69,7 +70,7 @@ describe.skipIf(skipUnlessRoot)('command lifecycle (root, real kernel, lab)', ()
     const ms = performance.now() - t0;
     console.log(`${cmd}: ended ${ms.toFixed(0)} ms after its stdout reader went away`);
     expect(exit.code, p.stderr()).toBe(EXIT_OUTPUT_CLOSED);
-    expect(ms).toBeLessThan(cmd === 'demo' ? 3000 : 1500); // demo also deletes its lab's namespaces
+    expect(ms).toBeLessThan(deadlineMs(cmd === 'demo' ? 3000 : 1500)); // demo also deletes its lab's namespaces
     await expectNothingLeft(p, progs, ns, cmd === 'serve' ? token : undefined);
   });
 
@@ -87,7 +88,7 @@ describe.skipIf(skipUnlessRoot)('command lifecycle (root, real kernel, lab)', ()
     console.log(`demo | head -3: pipeline ended ${ms.toFixed(0)} ms after head printed its lines`);
     expect(out.split('\n').filter(Boolean)).toHaveLength(3);
     expect(code).toBe(0); // the pipeline's status is head's
-    expect(ms).toBeLessThan(3000);
+    expect(ms).toBeLessThan(deadlineMs(3000));
     expect((await netnsList()).filter((n) => !ns.includes(n))).toEqual([]);
   });
 

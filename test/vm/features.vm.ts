@@ -68,7 +68,7 @@ describe.skipIf(skipUnlessRoot)('kernel features and fallbacks', () => {
   });
 
   // Every path a kernel of the matrix takes: kfunc casts (6.2+) and probe
-  // reads (all); TCP's egress S from tcp_sendmsg_locked (6.11+) and from the
+  // reads (all); TCP's egress S from tcp_sendmsg_locked (after 6.12) and from the
   // cgroup program (all).
   const paths: { label: string; disable: KernelFeature[]; runs: () => boolean }[] = [
     { label: 'kfunc casts', disable: [], runs: hasCastKfuncs },
