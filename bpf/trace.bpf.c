@@ -50,7 +50,6 @@ struct {
 /* max_entries of the in-flight maps is set by user space (default 65536). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU); /* per-CPU free lists: no shared lock per insert */
 	__uint(max_entries, 65536);
 	__type(key, struct mb_key);
 	__type(value, struct mb_inflight);
@@ -58,7 +57,6 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU); /* per-CPU free lists: no shared lock per insert */
 	__uint(max_entries, 65536);
 	__type(key, struct mb_key);
 	__type(value, struct mb_inflight);
@@ -66,7 +64,6 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU); /* per-CPU free lists: no shared lock per insert */
 	__uint(max_entries, 8192);
 	__type(key, struct mb_tcp_send_key);
 	__type(value, __u64);
@@ -84,7 +81,6 @@ struct {
  * is set with the in-flight maps'. Value unused. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU); /* per-CPU free lists: no shared lock per insert */
 	__uint(max_entries, 65536);
 	__type(key, struct mb_flow);
 	__type(value, __u8);
