@@ -65,6 +65,22 @@ struct mb_netns {
 	__u32 outer[MB_MAX_OUTER];   /* ifindexes of outer devices here; 0 = free */
 };
 
+/* The first check of every hook: bit sets of the traced containers' netns
+ * inodes and of the outer devices' (netns, ifindex), in the object's .bss,
+ * written by user space after netns_info changes. A clear bit returns at
+ * once; a set one (or a collision) goes on to the netns_info lookup. */
+#define MB_FILTER_WORDS 128 /* 4096 bits */
+
+static inline __u32 mb_filter_bit(__u32 h)
+{
+	return h & (MB_FILTER_WORDS * 32 - 1);
+}
+
+static inline __u32 mb_outer_filter_bit(__u32 netns, __u32 ifindex)
+{
+	return mb_filter_bit(netns ^ (ifindex * 2654435761u));
+}
+
 /* One latency record in the ring buffer (fixed size). */
 struct mb_event {
 	__u64 ts_ns;     /* CLOCK_MONOTONIC ns at the first observed stage */

@@ -105,6 +105,16 @@ struct {
 	__uint(max_entries, 4 << 20);
 } events SEC(".maps");
 
+/* First checks (macebpf.h): what user space knows, in a form read with two loads. */
+__u32 mb_traced_bits[MB_FILTER_WORDS];
+__u32 mb_outer_bits[MB_FILTER_WORDS];
+
+static __always_inline bool mb_bit_set(const __u32 *set, __u32 bit)
+{
+	bit = mb_filter_bit(bit);
+	return set[bit >> 5] & (1u << (bit & 31));
+}
+
 static __always_inline struct mb_dir_counters *mb_counters(__u32 index, __u8 dir)
 {
 	struct mb_counters *c = bpf_map_lookup_elem(&counters, &index);
@@ -135,6 +145,8 @@ static __always_inline bool mb_is_outer(const struct mb_netns *ns, __u32 ifindex
 /* The container index of a traced netns, else 0. */
 static __always_inline __u16 mb_traced(__u32 netns)
 {
+	if (!mb_bit_set(mb_traced_bits, netns))
+		return 0;
 	struct mb_netns *ns = bpf_map_lookup_elem(&netns_info, &netns);
 
 	return ns ? ns->container : 0;
@@ -314,11 +326,16 @@ static __always_inline void mb_count_dev(__u16 idx, __u8 dir, const struct sk_bu
 static __always_inline int mb_dev_xmit_do(const struct sk_buff *skb, const struct net_device *dev, const bool pr)
 {
 	__u32 netns = mb_dev_netns(dev);
+	__u32 ifindex = dev->ifindex;
+
+	/* Devices of no traced container that are no outer device end here. */
+	if (!mb_bit_set(mb_traced_bits, netns) && !mb_bit_set(mb_outer_bits, mb_outer_filter_bit(netns, ifindex)))
+		return 0;
 	struct mb_netns *ns = bpf_map_lookup_elem(&netns_info, &netns);
 
 	if (!ns)
 		return 0;
-	bool outer = mb_is_outer(ns, dev->ifindex);
+	bool outer = mb_is_outer(ns, ifindex);
 	__u16 idx = ns->container;
 
 	/* Other devices of a known netns (the host's bridge, loopback) end here. */
@@ -423,11 +440,16 @@ static __always_inline int mb_dev_rx_do(struct sk_buff *skb, const bool pr)
 {
 	struct net_device *dev = skb->dev;
 	__u32 netns = mb_dev_netns(dev);
+	__u32 ifindex = dev->ifindex;
+
+	/* Devices of no traced container that are no outer device end here. */
+	if (!mb_bit_set(mb_traced_bits, netns) && !mb_bit_set(mb_outer_bits, mb_outer_filter_bit(netns, ifindex)))
+		return 0;
 	struct mb_netns *ns = bpf_map_lookup_elem(&netns_info, &netns);
 
 	if (!ns)
 		return 0;
-	bool outer = mb_is_outer(ns, dev->ifindex);
+	bool outer = mb_is_outer(ns, ifindex);
 	__u16 idx = ns->container;
 
 	if (!outer && (!idx || (dev->flags & MB_IFF_LOOPBACK)))

@@ -162,6 +162,37 @@ void Tracer::UpdateNetns(Napi::Env env, uint32_t netns, const std::function<void
     err = bpf_map__update_elem(s->maps.netns_info, &netns, sizeof(netns), &ns, sizeof(ns), BPF_ANY);
     if (err) ThrowLibbpf(env, "bpf_map__update_elem(netns_info)", err);
   }
+  RebuildFilters(env);
+}
+
+// The hooks' first checks (macebpf.h): recomputed from netns_info after it
+// changed, so a bit is set while its entry exists (a bit set for a removed
+// entry only sends a packet on to a lookup that misses).
+void Tracer::RebuildFilters(Napi::Env env) {
+  auto* s = Skel(env);
+  __u32 traced[MB_FILTER_WORDS] = {};
+  __u32 outer[MB_FILTER_WORDS] = {};
+  auto set = [](__u32* bits, __u32 bit) { bits[bit >> 5] |= 1u << (bit & 31); };
+  uint32_t key = 0;
+  bool first = true;
+  for (;;) {
+    uint32_t next;
+    int err = bpf_map__get_next_key(s->maps.netns_info, first ? nullptr : &key, &next, sizeof(next));
+    if (err == -ENOENT) break;
+    if (err) ThrowLibbpf(env, "bpf_map__get_next_key(netns_info)", err);
+    first = false;
+    key = next;
+    struct mb_netns ns = {};
+    if (bpf_map__lookup_elem(s->maps.netns_info, &key, sizeof(key), &ns, sizeof(ns), 0)) continue;  // removed meanwhile
+    if (ns.container) set(traced, mb_filter_bit(key));
+    for (auto ifindex : ns.outer) {
+      if (ifindex) set(outer, mb_outer_filter_bit(key, ifindex));
+    }
+  }
+  for (int i = 0; i < MB_FILTER_WORDS; i++) {
+    s->bss->mb_traced_bits[i] = traced[i];
+    s->bss->mb_outer_bits[i] = outer[i];
+  }
 }
 
 Napi::Value Tracer::SetOuter(const Napi::CallbackInfo& info) {

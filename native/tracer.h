@@ -51,6 +51,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
 
   ::macebpf* Skel(Napi::Env env);
   void UpdateNetns(Napi::Env env, uint32_t netns, const std::function<void(struct mb_netns&)>& change);
+  void RebuildFilters(Napi::Env env);
   void Destroy();
 
   ::macebpf* skel_ = nullptr;
