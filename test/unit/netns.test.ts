@@ -109,9 +109,11 @@ describe('resolveNetns', () => {
     // Run the module as user nobody, who may not look at pid 1's namespaces.
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mbtest-'));
     fs.chmodSync(tmp, 0o755);
-    const src = fs.readFileSync(path.join(__dirname, '../../src/host/netns.ts'), 'utf8');
-    const js = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } }).outputText;
-    fs.writeFileSync(path.join(tmp, 'netns.js'), js, { mode: 0o644 });
+    for (const mod of ['netns', 'cgroup']) {
+      const src = fs.readFileSync(path.join(__dirname, `../../src/host/${mod}.ts`), 'utf8');
+      const js = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } }).outputText;
+      fs.writeFileSync(path.join(tmp, `${mod}.js`), js, { mode: 0o644 });
+    }
     const script = `try { require(${JSON.stringify(path.join(tmp, 'netns.js'))}).resolveNetns('pid:1'); } catch (e) { console.log(e.message); }`;
     const r = spawnSync(process.execPath, ['-e', script], { uid: 65534, gid: 65534, encoding: 'utf8', cwd: '/' });
     expect(r.stderr).toBe('');
