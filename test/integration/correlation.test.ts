@@ -275,17 +275,23 @@ describe.skipIf(skipUnlessRoot)('correlation: untrace, lockstep, --max-age, --in
       console.log(`inflight: 64 entries → ${sr.length} records, ${delta(s0[1], s1[1], 'egress', 'unmatched')} unmatched at the outer device; ` +
         `65536 → ${br.length} records, ${delta(b0[1], b1[1], 'egress', 'unmatched')} unmatched`);
 
-      // The large map: every datagram recorded, nothing unmatched.
-      expect(br.length).toBe(N);
-      expect(new Set(br.map((r) => r.id)).size).toBe(N);
+      // The large map: every datagram that reached the outer device recorded,
+      // nothing unmatched. (Now and then the lab drops one or two of a burst
+      // this size before the outer device: they pass D, never O, in both tracers.)
+      expect(br.length).toBeGreaterThanOrEqual(N - 5);
+      expect(br.length).toBeLessThanOrEqual(N);
+      expect(new Set(br.map((r) => r.id)).size).toBe(br.length);
       expect(delta(b0[1], b1[1], 'egress', 'unmatched')).toBe(0);
+      expect(delta(b0[0], b1[0], 'egress', 'events')).toBe(br.length);
       // The small one: at most its 64 entries plus the few the queue let out
       // while the burst was still being sent; the evicted rest reach the outer
       // device with no entry and are counted there (slot 0: no container known).
       expect(sr.length).toBeGreaterThan(0);
-      const leftDuringSend = Math.ceil(log!.before[N - 1]! / 1.1e6) + 2; // one per ~1.1 ms, plus the burst
+      // Entries freed while the burst was still being sent: the TBF's burst of
+      // 1600 bytes (11 datagrams) at once, then one per ~1.1 ms.
+      const leftDuringSend = 11 + Math.ceil(log!.before[N - 1]! / 1.1e6) + 1;
       expect(sr.length).toBeLessThanOrEqual(64 + leftDuringSend);
-      expect(delta(s0[1], s1[1], 'egress', 'unmatched')).toBe(N - sr.length);
+      expect(delta(s0[1], s1[1], 'egress', 'unmatched')).toBe(br.length - sr.length);
       expect(delta(s0[0], s1[0], 'egress', 'events')).toBe(sr.length);
       // LRU: the entries that survived are mostly the newest, the last sent.
       const order = new Map(br.map((r, k) => [r.id, k]));
