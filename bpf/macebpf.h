@@ -27,10 +27,17 @@ struct mb_key {
 	__u32 b;        /* TCP: ack */
 	__u32 c;        /* TCP: payload length (first segment of a GSO packet) */
 	__u8 payload[MB_PAYLOAD_KEY_BYTES]; /* ICMP echo and UDP: first payload bytes */
+	__u8 slot;      /* which of the packets with this content (MB_SLOTS in flight at once) */
+	__u8 pad[3];
 };
 
+/* Packets with one content key in flight at once, each in its own slot: two
+ * containers sending the same bytes at the same instant, for instance. */
+#define MB_SLOTS 4
+
 /* In-flight correlation entry: one timestamp per stage, 0 = not seen. The
- * sk_buff of the last device stage tells two packets with equal keys apart. */
+ * sk_buff of the last device stage and the netns tell two packets with equal
+ * content apart (they are in different slots of the key). */
 struct mb_inflight {
 	__u64 ts[MB_NSTAGES];
 	__u64 skb;

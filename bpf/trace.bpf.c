@@ -223,52 +223,70 @@ static __always_inline void mb_finish(void *map, const struct mb_key *key,
 		mb_emit(key, &done, now);
 }
 
-/* A device stage that finds an entry made for another sk_buff is looking at a
- * different packet with the same content key. */
-static __always_inline bool mb_other_skb(const struct mb_inflight *v, const struct sk_buff *skb,
-					 __u16 idx, __u8 dir)
+/* Whether entry v is this packet's: a device stage asks for the sk_buff the
+ * previous device stage saw, the socket stage for its netns. */
+static __always_inline bool mb_owns(const struct mb_inflight *v, const struct sk_buff *skb, __u32 netns)
 {
-	if (!v->skb || v->skb == (__u64)skb)
-		return false;
-	MB_COUNT(idx, dir, collisions);
-	return true;
+	return (!skb || v->skb == (__u64)skb) && (!netns || v->netns == netns);
 }
 
-/* Look up the entry for a later stage; discards and counts entries past max age. */
-static __always_inline struct mb_inflight *mb_match(void *map, const struct mb_key *key,
-						    __u16 idx, __u64 now)
+/* Look up the entry for a later stage in the key's slots, leaving key->slot at
+ * it; discards and counts entries past max age. An entry of another packet
+ * with the same content (other skb or netns) is a collision, no entry at all
+ * is unmatched. */
+static __always_inline struct mb_inflight *mb_match(void *map, struct mb_key *key, __u16 idx, __u64 now,
+						    const struct sk_buff *skb, __u32 netns)
 {
-	struct mb_inflight *v = bpf_map_lookup_elem(map, key);
+	bool other = false, stale = false;
 
-	if (!v) {
-		if (idx) /* outer packets of no traced container write nothing */
-			MB_COUNT(idx, key->dir, unmatched);
-		return NULL;
-	}
-	__u64 first = mb_first_ts(v);
+	for (int s = 0; s < MB_SLOTS; s++) {
+		key->slot = s;
+		struct mb_inflight *v = bpf_map_lookup_elem(map, key);
 
-	if (now - first > max_age_ns) {
-		MB_COUNT(v->container ? v->container : idx, key->dir, stale);
-		bpf_map_delete_elem(map, key);
-		return NULL;
+		if (!v)
+			continue;
+		if (now - mb_first_ts(v) > max_age_ns) {
+			MB_COUNT(v->container ? v->container : idx, key->dir, stale);
+			bpf_map_delete_elem(map, key);
+			stale = true;
+			continue;
+		}
+		if (mb_owns(v, skb, netns))
+			return v;
+		other = true;
 	}
-	return v;
+	key->slot = 0;
+	if (!idx) /* outer packets of no traced container write nothing */
+		return NULL;
+	if (other)
+		MB_COUNT(idx, key->dir, collisions);
+	else if (!stale)
+		MB_COUNT(idx, key->dir, unmatched);
+	return NULL;
 }
 
-/* Start an entry at its first stage; an entry still in flight under the same key is a collision. */
+/* Start an entry at its first stage in a free slot of its key; with every
+ * slot taken, the first is overwritten and a collision counted. */
 static __always_inline void mb_start(const struct mb_key *key, __u8 stage, __u64 s_ts,
 				     const struct sk_buff *skb, __u32 netns, __u16 idx, __u64 now)
 {
 	struct mb_inflight v = { .netns = netns, .container = idx, .skb = (__u64)skb };
 	void *map = mb_inflight_map(key->dir);
+	struct mb_key k = *key;
+	bool placed = false;
 
 	if (stage < MB_NSTAGES)
 		v.ts[stage] = now;
 	if (s_ts)
 		v.ts[MB_STAGE_S] = s_ts;
-	if (bpf_map_update_elem(map, key, &v, BPF_NOEXIST)) {
+	for (int s = 0; s < MB_SLOTS && !placed; s++) {
+		k.slot = s;
+		placed = !bpf_map_update_elem(map, &k, &v, BPF_NOEXIST);
+	}
+	if (!placed) {
 		MB_COUNT(idx, key->dir, collisions);
-		bpf_map_update_elem(map, key, &v, BPF_ANY);
+		k.slot = 0;
+		bpf_map_update_elem(map, &k, &v, BPF_ANY);
 	}
 	MB_COUNT(idx, key->dir, created);
 }
@@ -352,8 +370,8 @@ static __always_inline int mb_dev_xmit_do(const struct sk_buff *skb, const struc
 
 		if (!mb_skb_hdr(&h, &avail, &gso, skb, false, pr) || !mb_key_from_hdr(&key, &h, avail, gso))
 			return 0;
-		v = mb_match(&inflight_egress, &key, 0, now);
-		if (v && !mb_other_skb(v, skb, v->container, MB_EGRESS)) {
+		v = mb_match(&inflight_egress, &key, 0, now, skb, 0);
+		if (v) {
 			struct mb_flow f = {};
 
 			/* Its replies will start ingress entries at this device. */
@@ -367,13 +385,18 @@ static __always_inline int mb_dev_xmit_do(const struct sk_buff *skb, const struc
 	mb_count_dev(idx, MB_EGRESS, skb);
 	if (!mb_skb_key(&key, skb, false, pr))
 		return 0;
-	struct mb_inflight *v = bpf_map_lookup_elem(&inflight_egress, &key);
+	/* Started at the socket of this netns (TCP sends are found by socket below). */
+	for (int s = 0; s < MB_SLOTS && key.proto != IPPROTO_TCP; s++) {
+		key.slot = s;
+		struct mb_inflight *v = bpf_map_lookup_elem(&inflight_egress, &key);
 
-	if (v && !v->ts[MB_STAGE_D]) { /* started at the socket */
-		v->ts[MB_STAGE_D] = now;
-		v->skb = (__u64)skb;
-		return 0;
+		if (v && !v->ts[MB_STAGE_D] && v->netns == netns) {
+			v->ts[MB_STAGE_D] = now;
+			v->skb = (__u64)skb;
+			return 0;
+		}
 	}
+	key.slot = 0;
 	__u64 s_ts = 0;
 
 	if (key.proto == IPPROTO_TCP) {
@@ -428,12 +451,14 @@ static __always_inline void mb_stamp(struct mb_inflight *v, __u8 stage, __u32 ne
 /* The application got the packet: the ingress record ends here. */
 static __always_inline void mb_ingress_at_socket(const struct mb_key *key, __u32 netns, __u16 idx, __u64 now)
 {
-	struct mb_inflight *v = mb_match(&inflight_ingress, key, idx, now);
+	struct mb_key k = *key;
+	/* The entry that passed this netns's container device. */
+	struct mb_inflight *v = mb_match(&inflight_ingress, &k, idx, now, NULL, netns);
 
 	if (!v)
 		return;
 	mb_stamp(v, MB_STAGE_S, netns, idx, now);
-	mb_finish(&inflight_ingress, key, v, now);
+	mb_finish(&inflight_ingress, &k, v, now);
 }
 
 static __always_inline int mb_dev_rx_do(struct sk_buff *skb, const bool pr)
@@ -473,9 +498,10 @@ static __always_inline int mb_dev_rx_do(struct sk_buff *skb, const bool pr)
 	mb_count_dev(idx, MB_INGRESS, skb);
 	if (!mb_skb_key(&key, skb, true, pr))
 		return 0;
-	struct mb_inflight *v = mb_match(&inflight_ingress, &key, idx, now);
+	/* Entries from the outer device know their sk_buff, not yet their netns. */
+	struct mb_inflight *v = mb_match(&inflight_ingress, &key, idx, now, skb, 0);
 
-	if (!v || mb_other_skb(v, skb, idx, MB_INGRESS))
+	if (!v)
 		return 0;
 	mb_stamp(v, MB_STAGE_D, netns, idx, now);
 	v->skb = 0; /* the socket may see a clone */

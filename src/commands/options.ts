@@ -54,9 +54,9 @@ export type Command =
   | { name: 'lab'; action: 'list' }
   | { name: 'help' };
 
-function positiveInt(text: string, what: string, max: number): number {
+function positiveInt(text: string, what: string, max: number, min = 1): number {
   const n = Number(text);
-  if (!/^\d+$/.test(text) || n < 1 || n > max) throw new Error(`invalid ${what} "${text}": use a whole number from 1 to ${max}`);
+  if (!/^\d+$/.test(text) || n < min || n > max) throw new Error(`invalid ${what} "${text}": use a whole number from ${min} to ${max}`);
   return n;
 }
 
@@ -71,10 +71,25 @@ const TRACER_OPTIONS = {
   'no-sockets': { type: 'boolean' },
 } as const;
 
+// The addon's bounds (native/tracer.cc), checked here so that the error names
+// the option the user typed, not the addon's field.
+const INFLIGHT_MIN = 64;
+const INFLIGHT_MAX = 1 << 24;
+const MAX_AGE_MIN_NS = 1e3;
+const MAX_AGE_MAX_NS = 4e9; // records hold latencies as u32 ns
+
+function maxAgeOpt(text: string | undefined): number | undefined {
+  const ns = durationOpt(text, '--max-age');
+  if (ns !== undefined && (ns < MAX_AGE_MIN_NS || ns > MAX_AGE_MAX_NS)) {
+    throw new Error(`invalid --max-age "${text}": use a duration from 1us to 4s (records hold latencies as 32-bit ns)`);
+  }
+  return ns;
+}
+
 function tracerOpts(values: { inflight?: string; 'max-age'?: string; 'no-sockets'?: boolean }): TracerOptions {
   return {
-    inflightEntries: values.inflight === undefined ? undefined : positiveInt(values.inflight, '--inflight', 1 << 24),
-    maxAgeNs: durationOpt(values['max-age'], '--max-age'),
+    inflightEntries: values.inflight === undefined ? undefined : positiveInt(values.inflight, '--inflight', INFLIGHT_MAX, INFLIGHT_MIN),
+    maxAgeNs: maxAgeOpt(values['max-age']),
     sockets: !values['no-sockets'],
   };
 }

@@ -92,8 +92,10 @@ describe.skipIf(skipUnlessRoot)('macebpf serve (root, real kernel, lab)', () => 
     expect(untraced.status, untraced.text).toBe(200);
     await sleep(300); // records already in flight may still arrive
     const before = frameNetns(ws).filter((n) => n === c2.inode).length;
-    await ping(c2.name, lab.target.ip4, { count: 20, intervalS: 0.01 });
-    await ping(c1.name, lab.target.ip4, { count: 5, intervalS: 0.01 });
+    const before1 = frameNetns(ws).filter((n) => n === c1.inode).length;
+    await Promise.all([ping(c2.name, lab.target.ip4, { count: 20, intervalS: 0.01 }), sleep(5).then(() => ping(c1.name, lab.target.ip4, { count: 5, intervalS: 0.01 }))]);
+    // c1 goes on being recorded (5 echoes, both ways) while c2 is not.
+    await until('c1\'s frames after the untrace', () => frameNetns(ws).filter((n) => n === c1.inode).length >= before1 + 10);
     await sleep(300);
     expect(frameNetns(ws).filter((n) => n === c2.inode).length).toBe(before);
   });
