@@ -4,7 +4,7 @@
 // processes share, so several of them in different namespaces send at the
 // same instants. Children are tracked: killAllTraffic() kills them by pid.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { track } from '../../src/lab/exec';
+import { netnsArgv, track } from '../../src/lab/exec';
 import { until } from './cli';
 
 // Payload: the first 16 bytes (what the packet key reads) are an 8-byte tag
@@ -59,7 +59,8 @@ s.bind(port, () => process.stdout.write('ready\\n'));
 `;
 
 function nodeIn(ns: string, code: string, arg: unknown): { child: ChildProcess; out: () => string; err: () => string } {
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', code, JSON.stringify(arg)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  // In the container's cgroup where it has one, as the lab runs a container's processes.
+  const child = spawn(...netnsArgv(ns, process.execPath, ['-e', code, JSON.stringify(arg)]), { stdio: ['pipe', 'pipe', 'pipe'] });
   track(child);
   let out = '';
   let err = '';
