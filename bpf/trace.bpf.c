@@ -385,8 +385,9 @@ static __always_inline int mb_dev_xmit_do(const struct sk_buff *skb, const struc
 	mb_count_dev(idx, MB_EGRESS, skb);
 	if (!mb_skb_key(&key, skb, false, pr))
 		return 0;
-	/* Started at the socket of this netns (TCP sends are found by socket below). */
-	for (int s = 0; s < MB_SLOTS && key.proto != IPPROTO_TCP; s++) {
+	/* Started at the socket of this netns (TCP sends from tcp_sendmsg_locked
+	 * are found by socket below; from the cgroup program, here). */
+	for (int s = 0; s < MB_SLOTS && (key.proto != IPPROTO_TCP || cg_egress_tcp); s++) {
 		key.slot = s;
 		struct mb_inflight *v = bpf_map_lookup_elem(&inflight_egress, &key);
 

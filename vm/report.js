@@ -1,6 +1,6 @@
 // @ts-check
 // report.js SERIES RELEASE OUTDIR QEMU_STATUS SECONDS: pass/fail per test of
-// one guest run, from vitest's JSON (results.json), the job's exit status and
+// one guest run, from vitest's JSON (results/*.json, one per test file), the job's exit status and
 // the console's timing markers. Exits 1 unless the guest ran every test and
 // all passed.
 'use strict';
@@ -23,10 +23,14 @@ let ok = qemuStatus === '0' && jobRc === '0';
 lines.push(`kernel ${series} (${release}): boot to result ${Number(seconds).toFixed(1)} s, guest ready after ${ready ?? '?'} s, qemu exit ${qemuStatus}${qemuStatus === '124' ? ' (timed out)' : ''}, job exit ${jobRc ?? 'none'}`);
 const initError = /VM-INIT: (?!kernel).*/.exec(consoleLog)?.[0];
 if (initError) lines.push(`  ${initError}`);
-const json = read('results.json');
-if (json) {
-  /** @type {{testResults: {name: string, assertionResults: {fullName: string, status: string, duration?: number, failureMessages?: string[]}[], message?: string, status: string}[]}} */
-  const results = JSON.parse(json);
+/** @type {{name: string, assertionResults: {fullName: string, status: string, duration?: number, failureMessages?: string[]}[], message?: string, status: string}[]} */
+const files = [];
+for (const f of (() => { try { return fs.readdirSync(path.join(out, 'results')).sort(); } catch { return []; } })()) {
+  const json = read(path.join('results', f));
+  if (json) files.push(...JSON.parse(json).testResults);
+}
+if (files.length) {
+  const results = { testResults: files };
   const count = { passed: 0, failed: 0, skipped: 0 };
   for (const file of results.testResults) {
     const rel = path.relative(process.cwd(), file.name);

@@ -34,7 +34,9 @@ for f in build/Release/macebpf.node dist/src/cli.js; do
 done
 command -v qemu-system-x86_64 >/dev/null || { echo "vm/run.sh: qemu-system-x86_64 missing: apt-get install qemu-system-x86 busybox-static" >&2; exit 1; }
 # --config vm/vitest.config.mts: the test/vm files (*.vm.ts) are only picked up there.
-[ -n "$job" ] || job="node_modules/.bin/vitest run --config vm/vitest.config.mts --reporter=default --reporter=json --outputFile.json=/vmout/results.json $files"
+# One vitest run per file, each writing its own JSON: a guest that dies (a
+# kernel panic, the timeout) loses the file it was in, not the whole run.
+[ -n "$job" ] || job="rc=0; mkdir -p /vmout/results; for f in \$(find $files -type f \\( -name '*.test.ts' -o -name '*.vm.ts' \\) | sort); do node_modules/.bin/vitest run --config vm/vitest.config.mts --reporter=default --reporter=json --outputFile.json=/vmout/results/\$(echo \$f | tr / _).json \$f || rc=1; done; exit \$rc"
 status=0
 for series in $kernels; do
   out=${VM_OUT:-$repo/build-vm/out}/$series  # VM_OUT: for runs side by side
