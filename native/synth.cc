@@ -34,6 +34,7 @@ uint64_t ClockNs(clockid_t id) {
 
 struct SynthPlan {
   uint64_t records;    // reservations to attempt in all
+  double duration_ns;  // or stop after this long (0 = no limit)
   double rate;         // records per second; 0 = as fast as possible
   uint32_t per_run;    // records per test run
   uint32_t container;
@@ -56,6 +57,7 @@ class SynthWorker : public Napi::AsyncWorker {
   void Execute() override {
     uint64_t cpu0 = ClockNs(CLOCK_THREAD_CPUTIME_ID), t0 = ClockNs(CLOCK_MONOTONIC);
     while (out_.attempts < plan_.records) {
+      if (plan_.duration_ns > 0 && static_cast<double>(ClockNs(CLOCK_MONOTONIC) - t0) >= plan_.duration_ns) break;
       if (plan_.rate > 0) {
         // Paced: never ahead of rate x elapsed (sleeps are short, so the
         // ring sees an even flow rather than one burst per second).
@@ -114,7 +116,7 @@ class SynthWorker : public Napi::AsyncWorker {
 
 }  // namespace
 
-// synth({ records, rate?, perRun?, container, netns?, seq? }) -> Promise<{
+// synth({ records?, durationMs?, rate?, perRun?, container, netns?, seq? }) -> Promise<{
 //   attempts, produced, lost, runs, cpuNs, wallNs }>; needs a tracer opened
 // with { synth: true }.
 Napi::Value Tracer::Synth(const Napi::CallbackInfo& info) {
@@ -125,7 +127,8 @@ Napi::Value Tracer::Synth(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "synth(options): options must be an object");
   auto opts = info[0].As<Napi::Object>();
   SynthPlan plan;
-  plan.records = static_cast<uint64_t>(Option(opts, "records", 0, 1, 1e12));
+  plan.records = static_cast<uint64_t>(Option(opts, "records", 1e12, 1, 1e12));
+  plan.duration_ns = Option(opts, "durationMs", 0, 0, 3.6e6) * 1e6;
   plan.rate = Option(opts, "rate", 0, 0, 1e9);
   plan.per_run = static_cast<uint32_t>(Option(opts, "perRun", 4096, 1, MB_SYNTH_MAX_RUN));
   plan.container = static_cast<uint32_t>(Option(opts, "container", 0, 0, MB_MAX_CONTAINERS - 1));

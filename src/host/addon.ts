@@ -23,8 +23,10 @@ export interface TracerOptions {
 
 /** One synth() call: records mb_synth writes into the tracer's ring buffer. */
 export interface SynthPlan {
-  /** Ring-buffer reservations to attempt in all. */
-  records: number;
+  /** Ring-buffer reservations to attempt in all (default: no limit, set durationMs). */
+  records?: number;
+  /** Stop after this long (default: when records are done). */
+  durationMs?: number;
   /** Records per second, 0 (default) = as fast as the producer thread can. */
   rate?: number;
   /** Records per BPF_PROG_TEST_RUN (default 4096). */
