@@ -59,6 +59,7 @@ export interface NativeTracer {
   untrace(netns: number): void;
   /** One struct mb_counters summed over CPUs. */
   counters(index: number): ArrayBuffer;
+  /** callback(batch): whole struct mb_events; the batch is valid only during the call (detached after it: copy what you keep). */
   onEvents(callback: (batch: ArrayBuffer) => void): void;
   /** Kernel drops in a container by reason name (enum skb_drop_reason, lower case). */
   drops(index: number): Record<string, number>;
