@@ -5,13 +5,13 @@
   "variables": {
     "gen": "<(SHARED_INTERMEDIATE_DIR)/macebpf",
     "bpf_cc": "clang",
-    "bpf_headers": ["bpf/macebpf.h", "bpf/lib/netns.h", "bpf/lib/pkt_key.h", "bpf/lib/flow.h", "bpf/lib/recv_buf.h", "bpf/lib/cast.h"]
+    "bpf_headers": ["bpf/macebpf.h", "bpf/lib/netns.h", "bpf/lib/pkt_key.h", "bpf/lib/flow.h", "bpf/lib/recv_buf.h", "bpf/lib/cast.h", "bpf/synth.h"]
   },
   "targets": [
     {
       "target_name": "macebpf_bpf",
       "type": "none",
-      "sources": ["bpf/trace.bpf.c", "bpf/edt.bpf.c"],
+      "sources": ["bpf/trace.bpf.c", "bpf/edt.bpf.c", "bpf/synth.bpf.c"],
       "actions": [
         {
           "action_name": "vmlinux_h",
@@ -38,7 +38,7 @@
       "actions": [
         {
           "action_name": "bpf_link",
-          "inputs": ["<(gen)/trace.bpf.o", "<(gen)/edt.bpf.o"],
+          "inputs": ["<(gen)/trace.bpf.o", "<(gen)/edt.bpf.o", "<(gen)/synth.bpf.o"],
           "outputs": ["<(gen)/macebpf.bpf.o"],
           "action": ["sh", "-c", "bpftool gen object <(gen)/macebpf.bpf.o <@(_inputs)"]
         },
@@ -53,7 +53,7 @@
     {
       "target_name": "macebpf",
       "dependencies": ["macebpf_skel"],
-      "sources": ["native/addon.cc", "native/tracer.cc", "native/limit.cc", "native/drops.cc", "native/poller.cc", "native/stats.cc", "native/errors.cc", "native/features.cc"],
+      "sources": ["native/addon.cc", "native/tracer.cc", "native/limit.cc", "native/drops.cc", "native/poller.cc", "native/stats.cc", "native/errors.cc", "native/features.cc", "native/synth.cc"],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")", "<(gen)", "bpf"],
       "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8"],
       "cflags!": ["-fno-exceptions"],

@@ -38,11 +38,13 @@ Napi::Function Tracer::Define(Napi::Env env) {
                          InstanceMethod<&Tracer::LimitState>("limitState"),
                          InstanceMethod<&Tracer::EdtTestRun>("edtTestRun"),
                          InstanceMethod<&Tracer::Features>("features"),
+                         InstanceMethod<&Tracer::Synth>("synth"),
                      });
 }
 
 // options: { inflightEntries, maxAgeNs, wakeupRecords, sockets, tracing,
-//            disable: ["kfunc" | "tcx"] (take the fallback on any kernel) }
+//            disable: ["kfunc" | "tcx"] (take the fallback on any kernel),
+//            synth (load the benchmark's synthetic producer, synth.cc) }
 Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) {
   Napi::Env env = info.Env();
   Napi::Object opts = info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
@@ -111,6 +113,7 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
       ThrowLibbpf(env, "bpf_program__set_autoload", err);
     }
   }
+  if (opts.Has("synth") && opts.Get("synth").ToBoolean()) bpf_program__set_autoload(p->mb_synth, true);
   int err = macebpf__load(skel_);
   if (err) {
     Destroy();

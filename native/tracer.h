@@ -48,6 +48,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value LimitState(const Napi::CallbackInfo& info);
   Napi::Value EdtTestRun(const Napi::CallbackInfo& info);
   Napi::Value Features(const Napi::CallbackInfo& info);
+  // The synthetic record producer (synth.cc), loaded with { synth: true }
+  Napi::Value Synth(const Napi::CallbackInfo& info);
 
   ::macebpf* Skel(Napi::Env env);
   void UpdateNetns(Napi::Env env, uint32_t netns, const std::function<void(struct mb_netns&)>& change);

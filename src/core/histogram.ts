@@ -24,6 +24,13 @@ function bucketOf(v: number): number {
   return SUB + shift * SUB + Math.floor(v / 2 ** shift) - SUB;
 }
 
+// bucketOf for an integer in [32, 2^32), with bit operations only: latencies
+// of records are u32 ns, and this runs twice per record (run and window).
+function bucketOfU32(v: number): number {
+  const shift = 26 - Math.clz32(v); // floor(log2 v) - SUB_BITS
+  return shift * SUB + (v >>> shift);
+}
+
 // Representative value of a bucket: its midpoint (exact for v < 32).
 function valueOf(b: number): number {
   if (b < SUB) return b;
@@ -61,6 +68,14 @@ export class LatencyHistogram {
 
   /** Records one latency in ns. Never throws: this runs once per packet. */
   record(ns: number): void {
+    if (ns === ns >>> 0) {
+      // u32 ns (every record's latencies): no clamping, no float math
+      this.counts[ns < SUB ? ns : bucketOfU32(ns)]++;
+      this.n++;
+      if (ns < this.lo) this.lo = ns;
+      if (ns > this.hi) this.hi = ns;
+      return;
+    }
     if (!(ns >= 0) || ns === Infinity) {
       this.bad++;
       return;

@@ -14,9 +14,14 @@ export class LatencyBuckets {
   sumNs = 0;
 
   record(ns: number): void {
-    // Smallest k with ns <= 1000·2^k; ns ≤ 1 µs lands in bucket 0.
-    const us = ns / 1000;
-    let k = us <= 1 ? 0 : 32 - Math.clz32(Math.ceil(us) - 1);
+    // Smallest k with ns <= 1000·2^k; ns ≤ 1 µs lands in bucket 0. For an
+    // integer ns (every record's), ceil(ns / 1000) - 1 = floor((ns - 1) / 1000).
+    let k: number;
+    if (ns === ns >>> 0) k = ns <= 1000 ? 0 : 32 - Math.clz32(((ns - 1) / 1000) >>> 0);
+    else {
+      const us = ns / 1000;
+      k = us <= 1 ? 0 : 32 - Math.clz32(Math.ceil(us) - 1);
+    }
     if (k > BUCKET_COUNT) k = BUCKET_COUNT;
     this.counts[k]++;
     this.count++;

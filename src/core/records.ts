@@ -46,47 +46,65 @@ export interface RecordColumns {
 }
 
 const U32_PER_EVENT = EVENT_SIZE / 4;
+// Word and byte offsets of the fields in a record, as literals so the decode
+// loop indexes with constants (held to EVENT_OFFSETS by records.test.ts).
+export const W_TS_LO = 0;
+export const W_TS_HI = 1;
+export const W_NETNS = 2;
+export const W_TOTAL = 3;
+export const W_STACK = 4;
+export const W_VIRT = 5;
+export const W_PACKET_ID = 6;
+// container (u16), dir, proto share word 7; family and stages are the low
+// bytes of word 8 (little-endian, as BPF on x86 and arm64 writes them).
+export const W_CONTAINER_DIR_PROTO = 7;
+export const W_FAMILY_STAGES = 8;
 
-/** Decodes with typed-array views over the batch (records are 8-byte aligned). */
+/** Bytes of decoded columns per record (all columns share one buffer). */
+const COLUMN_BYTES = 4 * 8 + 2 * 4 + 2 + 4;
+
+/**
+ * Decodes with typed-array views over the batch (records are 8-byte
+ * aligned). All columns are views of one new buffer: one allocation per
+ * batch, not one per column, and nothing per record.
+ */
 export function decodeRecords(batch: ArrayBuffer): RecordColumns {
   if (batch.byteLength % EVENT_SIZE !== 0) {
     throw new Error(`record batch of ${batch.byteLength} bytes is not a multiple of ${EVENT_SIZE}: addon and decoder disagree, rebuild with npm install`);
   }
   const n = batch.byteLength / EVENT_SIZE;
   const u32 = new Uint32Array(batch);
-  const u16 = new Uint16Array(batch);
-  const u8 = new Uint8Array(batch);
-  const cols: RecordColumns = {
-    length: n,
-    tsNs: new Float64Array(n),
-    netns: new Uint32Array(n),
-    totalNs: new Float64Array(n),
-    stackNs: new Float64Array(n),
-    virtNs: new Float64Array(n),
-    packetId: new Uint32Array(n),
-    container: new Uint16Array(n),
-    dir: new Uint8Array(n),
-    proto: new Uint8Array(n),
-    family: new Uint8Array(n),
-    stages: new Uint8Array(n),
-  };
-  const o = EVENT_OFFSETS;
-  for (let i = 0, w = 0, b = 0; i < n; i++, w += U32_PER_EVENT, b += EVENT_SIZE) {
-    cols.tsNs[i] = u32[w + o.ts_ns / 4] + u32[w + o.ts_ns / 4 + 1] * 4294967296;
-    cols.netns[i] = u32[w + o.netns / 4];
-    cols.totalNs[i] = u32[w + o.total_ns / 4];
-    const stack = u32[w + o.stack_ns / 4];
-    const virt = u32[w + o.virt_ns / 4];
-    cols.stackNs[i] = stack === ABSENT ? NaN : stack;
-    cols.virtNs[i] = virt === ABSENT ? NaN : virt;
-    cols.packetId[i] = u32[w + o.packet_id / 4];
-    cols.container[i] = u16[(b + o.container) / 2];
-    cols.dir[i] = u8[b + o.dir];
-    cols.proto[i] = u8[b + o.proto];
-    cols.family[i] = u8[b + o.family];
-    cols.stages[i] = u8[b + o.stages];
+  const buf = new ArrayBuffer(n * COLUMN_BYTES);
+  // f64 columns first, then u32, u16, u8: every view stays aligned
+  const tsNs = new Float64Array(buf, 0, n);
+  const totalNs = new Float64Array(buf, 8 * n, n);
+  const stackNs = new Float64Array(buf, 16 * n, n);
+  const virtNs = new Float64Array(buf, 24 * n, n);
+  const netns = new Uint32Array(buf, 32 * n, n);
+  const packetId = new Uint32Array(buf, 36 * n, n);
+  const container = new Uint16Array(buf, 40 * n, n);
+  const dir = new Uint8Array(buf, 42 * n, n);
+  const proto = new Uint8Array(buf, 43 * n, n);
+  const family = new Uint8Array(buf, 44 * n, n);
+  const stages = new Uint8Array(buf, 45 * n, n);
+  for (let i = 0, w = 0; i < n; i++, w += U32_PER_EVENT) {
+    tsNs[i] = u32[w + W_TS_LO] + u32[w + W_TS_HI] * 4294967296;
+    netns[i] = u32[w + W_NETNS];
+    totalNs[i] = u32[w + W_TOTAL];
+    const stack = u32[w + W_STACK];
+    const virt = u32[w + W_VIRT];
+    stackNs[i] = stack === ABSENT ? NaN : stack;
+    virtNs[i] = virt === ABSENT ? NaN : virt;
+    packetId[i] = u32[w + W_PACKET_ID];
+    const cdp = u32[w + W_CONTAINER_DIR_PROTO];
+    container[i] = cdp; // the u16 store keeps the low half
+    dir[i] = cdp >>> 16;
+    proto[i] = cdp >>> 24;
+    const fs = u32[w + W_FAMILY_STAGES];
+    family[i] = fs;
+    stages[i] = fs >>> 8;
   }
-  return cols;
+  return { length: n, tsNs, netns, totalNs, stackNs, virtNs, packetId, container, dir, proto, family, stages };
 }
 
 /** The protocol's name for CSV, labels and the dashboard. */

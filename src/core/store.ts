@@ -33,6 +33,9 @@ export class DirectionSeries {
   readonly window: WindowHistogram;
   /** protocol number -> part -> buckets, made on first use */
   readonly buckets = new Map<number, Record<Part, LatencyBuckets>>();
+  // The same buckets indexed by protocol number (0..255): an array load per
+  // record instead of a Map lookup.
+  private readonly byProto: (Record<Part, LatencyBuckets> | undefined)[] = [];
 
   constructor(capacity: number, windowS: number) {
     this.ring = new LatencyRing(capacity);
@@ -43,10 +46,11 @@ export class DirectionSeries {
     this.ring.push(t, total, stack, virt, packetId, proto);
     this.run.record(total);
     this.window.record(t, total);
-    let b = this.buckets.get(proto);
+    let b = this.byProto[proto];
     if (!b) {
       b = { total: new LatencyBuckets(), stack: new LatencyBuckets(), virt: new LatencyBuckets() };
       this.buckets.set(proto, b);
+      this.byProto[proto] = b;
     }
     b.total.record(total);
     if (stack === stack) b.stack.record(stack); // not NaN: observed
@@ -57,6 +61,8 @@ export class DirectionSeries {
 export class StoredContainer implements ContainerIdentity {
   index = 0; // kernel container index while traced; 0 = not traced
   readonly series: Record<Direction, DirectionSeries>;
+  /** series by direction number (EGRESS = 0, INGRESS = 1), for the hot path */
+  readonly byDir: readonly DirectionSeries[];
   /** Records that arrived for this container (both directions). */
   records = 0;
 
@@ -68,6 +74,7 @@ export class StoredContainer implements ContainerIdentity {
     windowS: number,
   ) {
     this.series = { egress: new DirectionSeries(capacity, windowS), ingress: new DirectionSeries(capacity, windowS) };
+    this.byDir = DIRECTIONS.map((d) => this.series[d]);
   }
 
   get traced(): boolean {
@@ -87,6 +94,9 @@ export class RecordStore {
   readonly ringCapacity: number;
   readonly windowS: number;
   private readonly byIndex = new Map<number, StoredContainer>();
+  // byIndex as an array (kernel indexes are < MB_MAX_CONTAINERS): the hot
+  // path's lookup per record.
+  private readonly indexSlots: (StoredContainer | undefined)[] = [];
   private readonly byNetns = new Map<number, StoredContainer>();
   /** Records whose container index was not (or no longer) traced. */
   orphans = 0;
@@ -135,6 +145,7 @@ export class RecordStore {
     }
     c.index = index;
     this.byIndex.set(index, c);
+    this.indexSlots[index] = c;
     return c;
   }
 
@@ -143,6 +154,7 @@ export class RecordStore {
     const c = this.byNetns.get(netns);
     if (!c || !c.traced) return;
     this.byIndex.delete(c.index);
+    this.indexSlots[c.index] = undefined;
     c.index = 0;
     const untraced = [...this.byNetns.values()].filter((x) => !x.traced);
     for (const old of untraced.slice(0, Math.max(0, untraced.length - RETAINED_UNTRACED))) this.byNetns.delete(old.netns);
@@ -153,16 +165,21 @@ export class RecordStore {
    * once per batch, so t = tsNs + deltaNs. Returns each record's t.
    */
   ingest(cols: RecordColumns, deltaNs: number): Float64Array {
-    const t = new Float64Array(cols.length);
-    for (let i = 0; i < cols.length; i++) {
-      t[i] = cols.tsNs[i] + deltaNs;
-      const c = this.byIndex.get(cols.container[i]);
-      if (!c) {
+    const n = cols.length;
+    const t = new Float64Array(n);
+    // Columns into locals: the loop then reads typed arrays only.
+    const { tsNs, container, dir, totalNs, stackNs, virtNs, packetId, proto } = cols;
+    const slots = this.indexSlots;
+    for (let i = 0; i < n; i++) {
+      const ti = tsNs[i] + deltaNs;
+      t[i] = ti;
+      const c = slots[container[i]];
+      if (c === undefined) {
         this.orphans++;
         continue;
       }
       c.records++;
-      c.series[DIRECTIONS[cols.dir[i]]].add(t[i], cols.totalNs[i], cols.stackNs[i], cols.virtNs[i], cols.packetId[i], cols.proto[i]);
+      c.byDir[dir[i]].add(ti, totalNs[i], stackNs[i], virtNs[i], packetId[i], proto[i]);
     }
     return t;
   }

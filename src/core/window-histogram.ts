@@ -8,6 +8,10 @@ export class WindowHistogram {
   private readonly slots: LatencyHistogram[];
   private readonly second: Float64Array; // which second each slot holds
   private readonly merged = new LatencyHistogram();
+  // The slot of the last record's second: records come in time order, so
+  // most find it here without the modulo arithmetic.
+  private lastSec = NaN;
+  private last: LatencyHistogram | undefined;
 
   constructor(readonly windowS: number) {
     if (!Number.isSafeInteger(windowS) || windowS < 1 || windowS > 3600) {
@@ -20,13 +24,19 @@ export class WindowHistogram {
   /** Records one latency (ns) at time tNs (any monotonic ns scale). */
   record(tNs: number, ns: number): void {
     const sec = Math.floor(tNs / 1e9);
+    if (sec === this.lastSec) {
+      this.last!.record(ns);
+      return;
+    }
     const i = ((sec % this.windowS) + this.windowS) % this.windowS;
     if (this.second[i] !== sec) {
       if (sec < this.second[i]) return; // older than the window: late record
       this.slots[i].reset();
       this.second[i] = sec;
     }
-    this.slots[i].record(ns);
+    this.lastSec = sec;
+    this.last = this.slots[i]!;
+    this.last.record(ns);
   }
 
   /** The histogram of the window ending at nowNs (same scale as record's tNs). */

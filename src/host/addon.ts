@@ -17,6 +17,38 @@ export interface TracerOptions {
    * (docs/kernels.md): "kfunc" (probe-read programs), "tcx" (clsact + cls_bpf).
    */
   disable?: KernelFeature[];
+  /** Also load the synthetic record producer (bpf/synth.bpf.c) for synth(): benchmarks and tests only. */
+  synth?: boolean;
+}
+
+/** One synth() call: records mb_synth writes into the tracer's ring buffer. */
+export interface SynthPlan {
+  /** Ring-buffer reservations to attempt in all (default: no limit, set durationMs). */
+  records?: number;
+  /** Stop after this long (default: when records are done). */
+  durationMs?: number;
+  /** Records per second, 0 (default) = as fast as the producer thread can. */
+  rate?: number;
+  /** Records per BPF_PROG_TEST_RUN (default 4096). */
+  perRun?: number;
+  /** Container index records and counters carry (a traced one, to reach the store). */
+  container: number;
+  netns?: number;
+  /** packet_id of the first record; each next one counts up by 1 (default 0). */
+  seq?: number;
+}
+
+export interface SynthOutcome {
+  /** Reservations attempted (= records of the plan unless a run failed). */
+  attempts: number;
+  /** Records submitted to the ring buffer. */
+  produced: number;
+  /** Reservations that failed: the ring buffer was full. */
+  lost: number;
+  runs: number;
+  /** CPU time of the producer thread (not Node's work), ns. */
+  cpuNs: number;
+  wallNs: number;
 }
 
 export type KernelFeature = 'kfunc' | 'tcx' | 'tcp-sendmsg-tp';
@@ -28,6 +60,7 @@ export interface NativeTracer {
   untrace(netns: number): void;
   /** One struct mb_counters summed over CPUs. */
   counters(index: number): ArrayBuffer;
+  /** callback(batch): whole struct mb_events; the batch is valid only during the call (detached after it: copy what you keep). */
   onEvents(callback: (batch: ArrayBuffer) => void): void;
   /** Kernel drops in a container by reason name (enum skb_drop_reason, lower case). */
   drops(index: number): Record<string, number>;
@@ -45,6 +78,8 @@ export interface NativeTracer {
   progStats(): ProgStats[];
   /** Kernel features in use and fallbacks taken, e.g. "cast:probe-read", "limit-attach:clsact". */
   features(): string[];
+  /** Runs the synthetic producer on a thread of the libuv pool (needs { synth: true }). */
+  synth(plan: SynthPlan): Promise<SynthOutcome>;
   close(): void;
 }
 

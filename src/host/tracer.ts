@@ -7,12 +7,12 @@ import { EventEmitter } from 'node:events';
 import { decodeCounters, type ContainerCounters } from '../core/counters';
 import { decodeLimitState, type LimitState } from '../core/limit-state';
 import { decodeRecords, type RecordColumns } from '../core/records';
-import { loadAddon, type NativeTracer, type ProgStats, type TracerOptions } from './addon';
+import { loadAddon, type NativeTracer, type ProgStats, type SynthOutcome, type SynthPlan, type TracerOptions } from './addon';
 import { WallClock } from './clock';
 import type { OuterDevice } from './iface';
 import type { NetnsRef } from './netns';
 
-export type { TracerOptions } from './addon';
+export type { SynthOutcome, SynthPlan, TracerOptions } from './addon';
 
 export interface TracerEvents {
   /** A decoded batch; offsetNs = wall clock − CLOCK_MONOTONIC when it arrived. */
@@ -111,6 +111,11 @@ export class Tracer extends EventEmitter<TracerEvents> {
   /** BPF_PROG_TEST_RUN of the EDT program on one frame, as seen from netns. */
   edtTestRun(frame: ArrayBuffer, netns: NetnsRef): { verdict: number; tstamp: bigint } {
     return this.live().edtTestRun(frame, netns.path);
+  }
+
+  /** Runs the synthetic record producer (a tracer opened with { synth: true }): benchmarks and tests. */
+  synth(plan: SynthPlan): Promise<SynthOutcome> {
+    return this.live().synth(plan);
   }
 
   /**

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { coverage, decodeCounters, COUNTERS_SIZE, DIR_COUNTER_FIELDS } from '../../src/core/counters';
+import * as R from '../../src/core/records';
 import { ABSENT, EVENT_OFFSETS as O, EVENT_SIZE, decodeRecords } from '../../src/core/records';
 
 function event(v: DataView, i: number, f: { ts: bigint; netns: number; total: number; stack: number; virt: number; id: number; container: number; dir: number; proto: number; family: number; stages: number }): void {
@@ -42,6 +43,30 @@ describe('decodeRecords', () => {
 
   it('rejects a batch that is not whole records', () => {
     expect(() => decodeRecords(new ArrayBuffer(EVENT_SIZE + 3))).toThrow(/not a multiple of 40/);
+  });
+
+  it("indexes the decode loop's words and bytes at the fields' offsets", () => {
+    expect([R.W_TS_LO * 4, R.W_NETNS * 4, R.W_TOTAL * 4, R.W_STACK * 4, R.W_VIRT * 4, R.W_PACKET_ID * 4]).toEqual([
+      O.ts_ns, O.netns, O.total_ns, O.stack_ns, O.virt_ns, O.packet_id,
+    ]);
+    expect(R.W_TS_HI).toBe(R.W_TS_LO + 1);
+    // shifts in the loop: container bits 0-15, dir 16-23, proto 24-31; family 0-7, stages 8-15
+    expect([O.container, O.dir, O.proto]).toEqual([R.W_CONTAINER_DIR_PROTO * 4, R.W_CONTAINER_DIR_PROTO * 4 + 2, R.W_CONTAINER_DIR_PROTO * 4 + 3]);
+    expect([O.family, O.stages]).toEqual([R.W_FAMILY_STAGES * 4, R.W_FAMILY_STAGES * 4 + 1]);
+  });
+
+  it('gives every column its own range of the batch buffer', () => {
+    const n = 3;
+    const buf = new ArrayBuffer(n * EVENT_SIZE);
+    const v = new DataView(buf);
+    for (let i = 0; i < n; i++) event(v, i, { ts: BigInt(1e12 + i), netns: 10 + i, total: 100 + i, stack: 200 + i, virt: 300 + i, id: 400 + i, container: 500 + i, dir: i & 1, proto: 17, family: 4, stages: 7 });
+    const c = decodeRecords(buf);
+    const cols = [c.tsNs, c.totalNs, c.stackNs, c.virtNs, c.netns, c.packetId, c.container, c.dir, c.proto, c.family, c.stages];
+    const ranges = cols.map((a) => [a.byteOffset, a.byteOffset + a.byteLength] as const).sort((a, b) => a[0] - b[0]);
+    for (let k = 1; k < ranges.length; k++) expect(ranges[k]![0]).toBeGreaterThanOrEqual(ranges[k - 1]![1]);
+    expect([...c.tsNs]).toEqual([1e12, 1e12 + 1, 1e12 + 2]);
+    expect([...c.container]).toEqual([500, 501, 502]);
+    expect([...c.stages]).toEqual([7, 7, 7]);
   });
 
   it('decodes an empty batch', () => {

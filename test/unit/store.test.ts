@@ -101,6 +101,22 @@ describe('LatencyBuckets', () => {
     expect(cum.at(-1)).toBe(7);
     expect(b.sumNs).toBe(0 + 1000 + 1001 + 2000 + 2001 + 4000 + 1e12);
   });
+
+  it('buckets every u32 integer (the fast path) and fractions by the definition', () => {
+    const expected = (ns: number): number => {
+      let k = 0;
+      while (k < BUCKET_BOUNDS_S.length && ns > 1000 * 2 ** k) k++;
+      return k;
+    };
+    const values = [1, 999, 1000.5, 1999.9, 2000.0001, 4095.5, 2 ** 32 - 1, 33.554432e9, 33.554432e9 + 1];
+    for (let k = 0; k < 26; k++) values.push(1000 * 2 ** k - 1, 1000 * 2 ** k, 1000 * 2 ** k + 1);
+    for (let i = 0; i < 2000; i++) values.push(Math.floor(2 ** (Math.random() * 32)));
+    for (const ns of values) {
+      const b = new LatencyBuckets();
+      b.record(ns);
+      expect([ns, b.counts.indexOf(1)]).toEqual([ns, expected(ns)]);
+    }
+  });
 });
 
 describe('WindowHistogram', () => {
