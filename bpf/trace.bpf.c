@@ -341,23 +341,32 @@ static __always_inline void mb_count_dev(__u16 idx, __u8 dir, const struct sk_bu
 	c->bytes += len;
 }
 
-static __always_inline int mb_dev_xmit_do(const struct sk_buff *skb, const struct net_device *dev, const bool pr)
+/* Whether a device stage runs on dev: a traced container's (non-loopback)
+ * device or an outer device. Everything else returns at the bit sets, or at
+ * netns_info for a device of a known netns (the host's bridge). */
+static __always_inline bool mb_dev_stage(const struct net_device *dev, __u32 *netns, __u16 *idx, bool *outer)
 {
-	__u32 netns = mb_dev_netns(dev);
 	__u32 ifindex = dev->ifindex;
 
-	/* Devices of no traced container that are no outer device end here. */
-	if (!mb_bit_set(mb_traced_bits, netns) && !mb_bit_set(mb_outer_bits, mb_outer_filter_bit(netns, ifindex)))
-		return 0;
-	struct mb_netns *ns = bpf_map_lookup_elem(&netns_info, &netns);
+	*netns = mb_dev_netns(dev);
+	if (!mb_bit_set(mb_traced_bits, *netns) && !mb_bit_set(mb_outer_bits, mb_outer_filter_bit(*netns, ifindex)))
+		return false;
+	struct mb_netns *ns = bpf_map_lookup_elem(&netns_info, netns);
 
 	if (!ns)
-		return 0;
-	bool outer = mb_is_outer(ns, ifindex);
-	__u16 idx = ns->container;
+		return false;
+	*outer = mb_is_outer(ns, ifindex);
+	*idx = ns->container;
+	return *outer || (*idx && !(dev->flags & MB_IFF_LOOPBACK));
+}
 
-	/* Other devices of a known netns (the host's bridge, loopback) end here. */
-	if (!outer && (!idx || (dev->flags & MB_IFF_LOOPBACK)))
+static __always_inline int mb_dev_xmit_do(const struct sk_buff *skb, const struct net_device *dev, const bool pr)
+{
+	__u32 netns;
+	__u16 idx;
+	bool outer;
+
+	if (!mb_dev_stage(dev, &netns, &idx, &outer))
 		return 0;
 	__u64 now = bpf_ktime_get_ns();
 	struct mb_key key = { .dir = MB_EGRESS };
@@ -465,20 +474,11 @@ static __always_inline void mb_ingress_at_socket(const struct mb_key *key, __u32
 static __always_inline int mb_dev_rx_do(struct sk_buff *skb, const bool pr)
 {
 	struct net_device *dev = skb->dev;
-	__u32 netns = mb_dev_netns(dev);
-	__u32 ifindex = dev->ifindex;
+	__u32 netns;
+	__u16 idx;
+	bool outer;
 
-	/* Devices of no traced container that are no outer device end here. */
-	if (!mb_bit_set(mb_traced_bits, netns) && !mb_bit_set(mb_outer_bits, mb_outer_filter_bit(netns, ifindex)))
-		return 0;
-	struct mb_netns *ns = bpf_map_lookup_elem(&netns_info, &netns);
-
-	if (!ns)
-		return 0;
-	bool outer = mb_is_outer(ns, ifindex);
-	__u16 idx = ns->container;
-
-	if (!outer && (!idx || (dev->flags & MB_IFF_LOOPBACK)))
+	if (!mb_dev_stage(dev, &netns, &idx, &outer))
 		return 0;
 	__u64 now = bpf_ktime_get_ns();
 	struct mb_key key = { .dir = MB_INGRESS };
