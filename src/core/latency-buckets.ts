@@ -17,8 +17,16 @@ export class LatencyBuckets {
     // Smallest k with ns <= 1000·2^k; ns ≤ 1 µs lands in bucket 0. For an
     // integer ns (every record's), ceil(ns / 1000) - 1 = floor((ns - 1) / 1000).
     let k: number;
-    if (ns === ns >>> 0) k = ns <= 1000 ? 0 : 32 - Math.clz32(((ns - 1) / 1000) >>> 0);
-    else {
+    if (ns === ns >>> 0) {
+      // from floor(log2(ns - 1)), without a division: 1000·2^k with
+      // k = log2 - 9 lies in [0.98, 1.96]·2^log2, so one step up at most
+      if (ns <= 1000) k = 0;
+      else {
+        k = 22 - Math.clz32(ns - 1);
+        if (k < 0) k = 0;
+        if (ns > 1000 * (1 << k)) k++;
+      }
+    } else {
       const us = ns / 1000;
       k = us <= 1 ? 0 : 32 - Math.clz32(Math.ceil(us) - 1);
     }

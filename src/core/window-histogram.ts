@@ -11,6 +11,8 @@ export class WindowHistogram {
   // The slot of the last record's second: records come in time order, so
   // most find it here without the modulo arithmetic.
   private lastSec = NaN;
+  private lastFromNs = Infinity; // [lastFromNs, lastToNs): the ns of lastSec
+  private lastToNs = -Infinity;
   private last: LatencyHistogram | undefined;
 
   constructor(readonly windowS: number) {
@@ -23,6 +25,10 @@ export class WindowHistogram {
 
   /** Records one latency (ns) at time tNs (any monotonic ns scale). */
   record(tNs: number, ns: number): void {
+    if (tNs >= this.lastFromNs && tNs < this.lastToNs) {
+      this.last!.record(ns); // no division for most records
+      return;
+    }
     const sec = Math.floor(tNs / 1e9);
     if (sec === this.lastSec) {
       this.last!.record(ns);
@@ -35,6 +41,10 @@ export class WindowHistogram {
       this.second[i] = sec;
     }
     this.lastSec = sec;
+    // bounds such that floor(tNs / 1e9) = sec exactly for tNs inside (the
+    // products are exact: integers below 2^53)
+    this.lastFromNs = sec * 1e9;
+    this.lastToNs = (sec + 1) * 1e9;
     this.last = this.slots[i]!;
     this.last.record(ns);
   }
