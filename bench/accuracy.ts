@@ -77,7 +77,7 @@ async function pingRun(ctx: BenchContext, tracing: Tracing | undefined, index: n
     }
   };
   tracing?.on('records', listener);
-  const capture = await captureEchoes(ctx.lab.host.name, ctx.lab.host.uplink);
+  const capture = await captureEchoes(ctx.lab.host.name, ctx.lab.host.uplink, ctx.lab.target.name, ctx.lab.target.dev);
   let stdout = '';
   let wire: Awaited<ReturnType<typeof capture.stop>>;
   try {
@@ -117,7 +117,7 @@ export async function runAccuracy(ctx: BenchContext): Promise<AccuracyResult> {
   const key = (mode: PingMode, n: number, traced: boolean): string => `${mode}/${n}/${traced}`;
   // Neighbours flood for the whole of a (rep, level) block: both tracing states, all modes.
   const blockSeconds = Math.ceil(modes.reduce((s, m) => s + m.count * Math.max(m.intervalS, 0.0002) + 2, 0) * 2 + 6);
-  log(`accuracy: ${reps} interleaved reps × neighbours ${NEIGHBOURS.join('/')} × ${modes.map((m) => m.mode).join(', ')}, traced and not; wire = tcpdump on ${ctx.lab.host.uplink}`);
+  log(`accuracy: ${reps} interleaved reps × neighbours ${NEIGHBOURS.join('/')} × ${modes.map((m) => m.mode).join(', ')}, traced and not; wire = inbound captures at ${ctx.lab.target.dev} (requests) and ${ctx.lab.host.uplink} (replies)`);
   await pingRun(ctx, undefined, 0, 20, 0.01); // warm-up (ARP, NAT state, capture path)
   for (let rep = 0; rep < reps; rep++) {
     for (const n of rep % 2 ? [...NEIGHBOURS].reverse() : NEIGHBOURS) {

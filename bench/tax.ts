@@ -5,6 +5,7 @@
 // interleaved, macebpf loaded fresh each time and tracing c1 (the default
 // socket stage on).
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import { iperfClient, startIperfServer } from '../src/lab/traffic';
 import { deltas, enableStats, progStats } from './bpfstats';
 import { log, startTracing, type BenchContext, type Tracing } from './context';
@@ -13,7 +14,16 @@ import { spread, type Spread } from './stats';
 
 export interface TaxResult {
   dd: { bytes: number; offS: Spread; onS: Spread; ratio: Spread };
-  untracedTcp: { seconds: number; offGbit: Spread; onGbit: Spread; ratio: Spread };
+  untracedTcp: {
+    seconds: number;
+    offGbit: Spread;
+    onGbit: Spread;
+    ratio: Spread;
+    /** BPF run time of macebpf's programs over the busy CPU time of the host during a traced transfer: the tax's CPU share, free of throughput noise */
+    bpfCpuShare: number;
+    /** macebpf program hits per second of that transfer */
+    hitsPerS: number;
+  };
   outerUntraced: { packets: number; bpfNsPerPacket: number; hits: number; entriesCreated: number; unmatchedCounted: number; tracedCounterChanges: number };
 }
 
@@ -45,6 +55,13 @@ async function interleaved<T>(ctx: BenchContext, reps: number, fn: () => Promise
 
 const ratioOf = (on: number[], off: number[]): Spread => spread(on.map((x, i) => x / off[i]));
 
+/** Busy CPU time of the host so far (all CPUs, /proc/stat), ns. */
+function busyCpuNs(): number {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = f as [number, number, number, number, number, number, number, number];
+  return ((user + nice + system + irq + softirq + steal) * 1e9) / 100; // USER_HZ is 100 on Linux
+}
+
 export async function runTax(ctx: BenchContext): Promise<TaxResult> {
   const reps = ctx.quick ? 3 : 6;
   log(`tax: dd bs=1 count=${DD_BYTES} in the root namespace, ${reps} interleaved reps off/on`);
@@ -54,12 +71,31 @@ export async function runTax(ctx: BenchContext): Promise<TaxResult> {
   const seconds = ctx.quick ? 2 : 3;
   const server = await startIperfServer(ctx.lab.target.name, { port: 5801 });
   let tcp: { off: number[]; on: number[] };
+  let share: { bpfCpuShare: number; hitsPerS: number };
   try {
     log(`tax: TCP of the untraced container ${ctx.c2.name}, ${reps} interleaved reps × ${seconds} s`);
     tcp = await interleaved(ctx, reps, async () => (await iperfClient(ctx.c2.name, ctx.lab.target.ip4, { seconds, port: 5801 })).bitsPerSecond / 1e9);
+    // Throughput varies ±15% from run to run here; the CPU share of the BPF
+    // programs in one traced transfer is what tracing can take from it.
+    const stats = enableStats();
+    const t = await startTracing(ctx);
+    try {
+      const before = await progStats();
+      const cpu0 = busyCpuNs();
+      const t0 = process.hrtime.bigint();
+      await iperfClient(ctx.c2.name, ctx.lab.target.ip4, { seconds, port: 5801 });
+      const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
+      const cpu = busyCpuNs() - cpu0;
+      const d = deltas(before, await progStats(), t.progIds);
+      share = { bpfCpuShare: d.reduce((a, x) => a + x.runTimeNs, 0) / cpu, hitsPerS: d.reduce((a, x) => a + x.runCnt, 0) / wallS };
+    } finally {
+      t.close();
+      stats.restore();
+    }
   } finally {
     await server.stop();
   }
+  log(`tax: untraced TCP on/off ${ratioOf(tcp.on, tcp.off).median.toFixed(3)}, BPF share of the busy CPU ${(100 * share.bpfCpuShare).toFixed(2)}% (${Math.round(share.hitsPerS)} hits/s)`);
 
   // Untraced packets through the outer device: BPF time of every mb_* hook
   // they cross, and whether anything was written (counters are the maps'
@@ -92,7 +128,7 @@ export async function runTax(ctx: BenchContext): Promise<TaxResult> {
   log(`tax: untraced outer traffic ${outer.bpfNsPerPacket.toFixed(0)} BPF ns/packet, entries ${outer.entriesCreated}, unmatched ${outer.unmatchedCounted}`);
   return {
     dd: { bytes: DD_BYTES, offS: spread(dd.off), onS: spread(dd.on), ratio: ratioOf(dd.on, dd.off) },
-    untracedTcp: { seconds, offGbit: spread(tcp.off), onGbit: spread(tcp.on), ratio: ratioOf(tcp.on, tcp.off) },
+    untracedTcp: { seconds, offGbit: spread(tcp.off), onGbit: spread(tcp.on), ratio: ratioOf(tcp.on, tcp.off), ...share },
     outerUntraced: outer,
   };
 }

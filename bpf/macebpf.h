@@ -16,6 +16,12 @@ enum mb_dir { MB_EGRESS = 0, MB_INGRESS = 1 };
 /* Measurement points, in egress order: socket, container device, outer device. */
 enum mb_stage { MB_STAGE_S = 0, MB_STAGE_D = 1, MB_STAGE_O = 2, MB_NSTAGES = 3 };
 #define MB_STAGE_BIT(s) (1u << (s))
+/* Also in mb_event.stages: S is the sender's own send time, the timestamp in
+ * an ICMP echo request's payload (bpf/lib/echo_stamp.h), not a kernel hook's. */
+#define MB_S_FROM_SENDER 0x80
+/* Also there: an ingress device stage is the kernel's receive timestamp of the
+ * packet on that device (skb->tstamp, when anything enabled timestamps). */
+#define MB_RX_TSTAMP 0x40
 
 /* NAT-invariant packet key (DESIGN §3). Fields that a protocol does not use are 0. */
 struct mb_key {
@@ -43,7 +49,7 @@ struct mb_inflight {
 	__u64 skb;
 	__u32 netns;
 	__u16 container;
-	__u16 pad;
+	__u16 flags;    /* MB_S_FROM_SENDER, MB_RX_TSTAMP */
 };
 
 /* A traced container's flow as the outer device sees it (bpf/lib/flow.h). */
@@ -100,7 +106,7 @@ struct mb_event {
 	__u8 dir;
 	__u8 proto;
 	__u8 family;
-	__u8 stages;     /* MB_STAGE_BIT()s observed */
+	__u8 stages;     /* MB_STAGE_BIT()s observed, MB_S_FROM_SENDER, MB_RX_TSTAMP */
 	__u8 pad[6];
 };
 

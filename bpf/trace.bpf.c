@@ -24,6 +24,8 @@
 #include "lib/pkt_key.h"
 #include "lib/flow.h"
 #include "lib/recv_buf.h"
+#include "lib/wall_clock.h"
+#include "lib/echo_stamp.h"
 
 #define MB_IFF_LOOPBACK 0x8
 #define MB_AF_INET 2
@@ -39,6 +41,8 @@ const volatile __u64 wakeup_bytes = 64 * sizeof(struct mb_event);
 const volatile bool cg_egress_tcp = false;
 /* UDP's ingress S from sock_recv_length; without it (before 6.3) UDP ends at D. */
 const volatile bool udp_recv_stage = true;
+/* CLOCK_TAI − CLOCK_REALTIME, for the wall-clock stamps of echo requests. */
+const volatile __u64 tai_offset_ns = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -167,8 +171,10 @@ static __always_inline __u32 mb_part(__u64 from, __u64 to)
 	return from && to && to >= from ? (__u32)(to - from) : MB_ABSENT;
 }
 
-/* Emit the record of a finished entry. */
-static __always_inline void mb_emit(const struct mb_key *key, const struct mb_inflight *v, __u64 now)
+/* Emit the record of a finished entry that ended at now, or, with stage_now
+ * < MB_NSTAGES, at that stage when the record is written (the last moment
+ * before the packet goes on: macebpf's own work is then not the wire's). */
+static __always_inline void mb_emit(const struct mb_key *key, struct mb_inflight *v, __u64 now, __u8 stage_now)
 {
 	__u16 idx = v->container;
 	__u8 dir = key->dir;
@@ -178,12 +184,17 @@ static __always_inline void mb_emit(const struct mb_key *key, const struct mb_in
 		MB_COUNT(idx, dir, lost);
 		return;
 	}
+	if (stage_now < MB_NSTAGES) {
+		now = bpf_ktime_get_ns();
+		v->ts[stage_now] = now;
+	}
 	__u64 first = mb_first_ts(v);
 	__u8 stages = 0;
 
 	for (int s = 0; s < MB_NSTAGES; s++)
 		if (v->ts[s])
 			stages |= MB_STAGE_BIT(s);
+	stages |= v->flags;
 	e->ts_ns = first;
 	e->netns = v->netns;
 	e->total_ns = (__u32)(now - first);
@@ -215,12 +226,12 @@ static __always_inline void mb_emit(const struct mb_key *key, const struct mb_in
 /* Finish an entry: whoever deletes it emits it, so a packet seen on two CPUs
  * at once (or two packets with one key) gives one record, not two. */
 static __always_inline void mb_finish(void *map, const struct mb_key *key,
-				      const struct mb_inflight *v, __u64 now)
+				      const struct mb_inflight *v, __u64 now, __u8 stage_now)
 {
 	struct mb_inflight done = *v;
 
 	if (bpf_map_delete_elem(map, key) == 0)
-		mb_emit(key, &done, now);
+		mb_emit(key, &done, now, stage_now);
 }
 
 /* Whether entry v is this packet's: a device stage asks for the sk_buff the
@@ -266,11 +277,12 @@ static __always_inline struct mb_inflight *mb_match(void *map, struct mb_key *ke
 }
 
 /* Start an entry at its first stage in a free slot of its key; with every
- * slot taken, the first is overwritten and a collision counted. */
-static __always_inline void mb_start(const struct mb_key *key, __u8 stage, __u64 s_ts,
+ * slot taken, the first is overwritten and a collision counted. s_ts: an S
+ * time known from elsewhere, 0 if none; flags: MB_S_FROM_SENDER, MB_RX_TSTAMP. */
+static __always_inline void mb_start(const struct mb_key *key, __u8 stage, __u64 s_ts, __u16 flags,
 				     const struct sk_buff *skb, __u32 netns, __u16 idx, __u64 now)
 {
-	struct mb_inflight v = { .netns = netns, .container = idx, .skb = (__u64)skb };
+	struct mb_inflight v = { .netns = netns, .container = idx, .skb = (__u64)skb, .flags = flags };
 	void *map = mb_inflight_map(key->dir);
 	struct mb_key k = *key;
 	bool placed = false;
@@ -386,13 +398,17 @@ static __always_inline int mb_dev_xmit_do(const struct sk_buff *skb, const struc
 			/* Its replies will start ingress entries at this device. */
 			if (mb_flow_from_hdr(&f, &h, true) && !bpf_map_lookup_elem(&traced_flows, &f))
 				bpf_map_update_elem(&traced_flows, &f, &f.pad, BPF_ANY);
-			v->ts[MB_STAGE_O] = now;
-			mb_finish(&inflight_egress, &key, v, now);
+			/* The packet leaves after this program's own work: stamp it then. */
+			mb_finish(&inflight_egress, &key, v, now, MB_STAGE_O);
 		}
 		return 0;
 	}
 	mb_count_dev(idx, MB_EGRESS, skb);
-	if (!mb_skb_key(&key, skb, false, pr))
+	union mb_hdr h;
+	long avail;
+	__u16 gso;
+
+	if (!mb_skb_hdr(&h, &avail, &gso, skb, false, pr) || !mb_key_from_hdr(&key, &h, avail, gso))
 		return 0;
 	/* Started at the socket of this netns (TCP sends from tcp_sendmsg_locked
 	 * are found by socket below; from the cgroup program, here). */
@@ -417,8 +433,12 @@ static __always_inline int mb_dev_xmit_do(const struct sk_buff *skb, const struc
 			s_ts = *ts;
 			bpf_map_delete_elem(&tcp_send, &tk);
 		}
+		mb_start(&key, MB_STAGE_D, s_ts, 0, skb, netns, idx, now);
+		return 0;
 	}
-	mb_start(&key, MB_STAGE_D, s_ts, skb, netns, idx, now);
+	/* No socket stage (--no-sockets, no cgroup): an echo request's own stamp */
+	s_ts = mb_echo_sent_ns(&key, &h, avail, now, max_age_ns, tai_offset_ns);
+	mb_start(&key, MB_STAGE_D, s_ts, s_ts ? MB_S_FROM_SENDER : 0, skb, netns, idx, now);
 	return 0;
 }
 
@@ -468,7 +488,18 @@ static __always_inline void mb_ingress_at_socket(const struct mb_key *key, __u32
 	if (!v)
 		return;
 	mb_stamp(v, MB_STAGE_S, netns, idx, now);
-	mb_finish(&inflight_ingress, &k, v, now);
+	mb_finish(&inflight_ingress, &k, v, now, MB_NSTAGES);
+}
+
+/* When the packet arrived on its device: the kernel's receive timestamp,
+ * taken at netif_rx for veth (before the backlog queue, where ping's
+ * SO_TIMESTAMP and a capture's timestamp come from) when anything on the host
+ * enabled timestamps; else now (netif_receive_skb, after the queue). */
+static __always_inline __u64 mb_rx_time(const struct sk_buff *skb, __u64 now)
+{
+	__u64 t = mb_wall_to_mono(skb->tstamp, now, max_age_ns, tai_offset_ns);
+
+	return t ? t : now;
 }
 
 static __always_inline int mb_dev_rx_do(struct sk_buff *skb, const bool pr)
@@ -492,8 +523,11 @@ static __always_inline int mb_dev_rx_do(struct sk_buff *skb, const bool pr)
 		struct mb_flow f = {};
 
 		if (mb_skb_hdr(&h, &avail, &gso, skb, true, pr) && mb_flow_from_hdr(&f, &h, false) &&
-		    bpf_map_lookup_elem(&traced_flows, &f) && mb_key_from_hdr(&key, &h, avail, gso))
-			mb_start(&key, MB_STAGE_O, 0, skb, 0, 0, now);
+		    bpf_map_lookup_elem(&traced_flows, &f) && mb_key_from_hdr(&key, &h, avail, gso)) {
+			__u64 t = mb_rx_time(skb, now);
+
+			mb_start(&key, MB_STAGE_O, 0, t != now ? MB_RX_TSTAMP : 0, skb, 0, 0, t);
+		}
 		return 0;
 	}
 	mb_count_dev(idx, MB_INGRESS, skb);
@@ -504,10 +538,17 @@ static __always_inline int mb_dev_rx_do(struct sk_buff *skb, const bool pr)
 
 	if (!v)
 		return 0;
-	mb_stamp(v, MB_STAGE_D, netns, idx, now);
+	__u64 t = mb_rx_time(skb, now);
+
+	/* a stamp carried from the outer device (same netns, never re-stamped) is not D's */
+	if (t != now && t > v->ts[MB_STAGE_O])
+		v->flags |= MB_RX_TSTAMP;
+	else
+		t = now;
+	mb_stamp(v, MB_STAGE_D, netns, idx, t);
 	v->skb = 0; /* the socket may see a clone */
 	if (mb_ends_in_kernel(&key))
-		mb_finish(&inflight_ingress, &key, v, now);
+		mb_finish(&inflight_ingress, &key, v, t, MB_NSTAGES);
 	return 0;
 }
 
@@ -600,7 +641,8 @@ int BPF_PROG(mb_tcp_send, const struct sock *sk, const struct msghdr *msg, const
 /* Egress UDP and ICMP (and TCP where tcp_sendmsg_locked is missing): IP
  * output of a socket in a traced container's cgroup, the earliest point
  * with the whole packet that runs for those sockets only. Later than the
- * send call by the socket layer's work (docs/measurement.md). */
+ * send call by the socket layer's work (docs/measurement.md), except for
+ * echo requests, whose S is the stamp their sender wrote into them. */
 SEC("cgroup_skb/egress")
 int mb_cg_egress(struct __sk_buff *ctx)
 {
@@ -631,7 +673,10 @@ int mb_cg_egress(struct __sk_buff *ctx)
 		return 1;
 	if (key.proto == IPPROTO_TCP && !cg_egress_tcp)
 		return 1;
-	mb_start(&key, MB_STAGE_S, 0, NULL, ns, idx, bpf_ktime_get_ns());
+	__u64 now = bpf_ktime_get_ns();
+	__u64 sent = mb_echo_sent_ns(&key, &h, n, now, max_age_ns, tai_offset_ns);
+
+	mb_start(&key, MB_STAGE_S, sent, sent ? MB_S_FROM_SENDER : 0, NULL, ns, idx, now);
 	return 1;
 }
 

@@ -53,6 +53,8 @@ Napi::Object Layout(Napi::Env env) {
                                     {"drop_bytes", offsetof(mb_limit_state, drop_bytes)}}));
   l.Set("maxContainers", Napi::Number::New(env, MB_MAX_CONTAINERS));
   l.Set("absent", Napi::Number::New(env, MB_ABSENT));
+  l.Set("sFromSender", Napi::Number::New(env, MB_S_FROM_SENDER));
+  l.Set("rxTstamp", Napi::Number::New(env, MB_RX_TSTAMP));
   return l;
 }
 

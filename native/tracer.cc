@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -19,6 +20,20 @@
 #include "macebpf.skel.h"
 
 namespace mb {
+
+namespace {
+
+// CLOCK_TAI − CLOCK_REALTIME in whole seconds (the kernel's TAI offset, 0
+// unless NTP set one): BPF reads wall time only as TAI (lib/echo_stamp.h).
+uint64_t TaiOffsetNs() {
+  timespec tai{}, real{};
+  clock_gettime(CLOCK_TAI, &tai);
+  clock_gettime(CLOCK_REALTIME, &real);
+  int64_t d = (tai.tv_sec - real.tv_sec) * 1000000000LL + (tai.tv_nsec - real.tv_nsec);
+  return static_cast<uint64_t>((d + 500000000LL) / 1000000000LL * 1000000000LL);
+}
+
+}  // namespace
 
 Napi::Function Tracer::Define(Napi::Env env) {
   return DefineClass(env, "Tracer",
@@ -70,6 +85,7 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
   skel_->rodata->max_age_ns = max_age;
   skel_->rodata->wakeup_bytes = wakeup * sizeof(struct mb_event);
   skel_->rodata->cg_egress_tcp = !kernel.tcp_sendmsg_tp;
+  skel_->rodata->tai_offset_ns = TaiOffsetNs();
   for (auto* map : {skel_->maps.inflight_egress, skel_->maps.inflight_ingress, skel_->maps.traced_flows}) {
     int err = bpf_map__set_max_entries(map, inflight);
     if (err) {

@@ -19,6 +19,10 @@ export const EVENT_OFFSETS = {
 
 /** MB_ABSENT: a latency part that was not observed. */
 export const ABSENT = 0xffffffff;
+/** Flags in a record's stages (bpf/macebpf.h): S is the sender's own payload stamp (echo requests). */
+export const S_FROM_SENDER = 0x80;
+/** ... an ingress device stage is the kernel's receive timestamp of the packet. */
+export const RX_TSTAMP = 0x40;
 
 export const EGRESS = 0;
 export const INGRESS = 1;

@@ -100,6 +100,8 @@ export interface NativeLayout {
   limitState: Record<string, number>;
   maxContainers: number;
   absent: number;
+  sFromSender: number;
+  rxTstamp: number;
 }
 
 interface Addon {

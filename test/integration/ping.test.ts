@@ -89,6 +89,11 @@ describe.skipIf(skipUnlessRoot)('macebpf ping (root, real kernel, lab)', () => {
     // receive timestamp's place (docs/measurement.md).
     const within = ok.filter((r) => r.outer <= r.corrected + 5_000);
     expect(within.length / ok.length).toBeGreaterThanOrEqual(0.99);
+    // ... and not far above it either: the egress part starts at ping's own
+    // send stamp (the echo's payload), not at IP output tens of µs later.
+    const gaps = ok.map((r) => Math.abs(r.corrected - r.outer)).sort((a, b) => a - b);
+    expect(gaps[Math.floor(gaps.length / 2)], 'median |corrected − outer| ns').toBeLessThanOrEqual(5_000);
+    expect(gaps[Math.floor(gaps.length * 0.9)], 'p90 |corrected − outer| ns').toBeLessThanOrEqual(10_000);
     // The per-echo lines on stdout: header, one line per reply, summary.
     const lines = p.stdout().split('\n').filter((l) => /^\s+\d+\s/.test(l));
     expect(lines).toHaveLength(replies);

@@ -1,13 +1,16 @@
 // stack + virt = total, held to stage times observed by something other
 // than macebpf: a bpftrace script stamps, per ICMP sequence, the echo request
 // at the container device and at the outer device (net_dev_start_xmit) and
-// the reply at the outer device and at the container device
-// (netif_receive_skb) with its own programs on the classic tracepoints and
+// the reply's arrival at the outer device and at the container device
+// (netif_rx: both are veth, and ping has timestamps on, so macebpf's
+// ingress device stages are the kernel's receive timestamps taken there,
+// docs/measurement.md) with its own programs on the classic tracepoints and
 // its own clock reads (bpf_ktime_get_ns, the records' clock), plus ping's
 // sendto entry and recvmsg exit. Each record's stage times (its first stage,
-// + stack, + virt) must lie at those instants. Root only; with CI=true it must run.
+// + stack, + virt) must lie at those instants; egress S, ping's own payload
+// stamp, between its previous sendto and this one. Root only; with CI=true it must run.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIRECTIONS, type RecordColumns } from '../../src/core/records';
+import { DIRECTIONS, RX_TSTAMP, S_FROM_SENDER, type RecordColumns } from '../../src/core/records';
 import { resolveIface } from '../../src/host/iface';
 import { resolveNetns, type NetnsRef } from '../../src/host/netns';
 import { Tracer } from '../../src/host/tracer';
@@ -40,7 +43,7 @@ function observerScript(container: number, host: number, outer: string): string 
   return `
 tracepoint:net:net_dev_start_xmit {${body('$skb->head + $skb->network_header', 'X')}
 }
-tracepoint:net:netif_receive_skb {${body('$skb->data', 'R')}
+tracepoint:net:netif_rx {${body('$skb->data', 'R')}
 }
 tracepoint:raw_syscalls:sys_enter / args->id == 44 && ${ping} / {
   printf("SE %llu\\n", nsecs);
@@ -101,13 +104,13 @@ describe.skipIf(skipUnlessRoot)('stage times against an independent observer (ro
   });
 
   it('every ping record\'s stages lie at the times bpftrace saw, so stack, virt and total are the real parts', async () => {
-    const recs: { ts: number; dir: string; proto: number; netns: number; total: number; stack: number; virt: number; id: number }[] = [];
+    const recs: { ts: number; dir: string; proto: number; netns: number; total: number; stack: number; virt: number; id: number; stages: number }[] = [];
     tracer = new Tracer();
     tracer.addOuter(resolveIface(host, lab.host.uplink));
     tracer.trace(c1);
     tracer.on('batch', (cols: RecordColumns) => {
       for (let i = 0; i < cols.length; i++) {
-        recs.push({ ts: cols.tsNs[i], dir: DIRECTIONS[cols.dir[i]], proto: cols.proto[i], netns: cols.netns[i], total: cols.totalNs[i], stack: cols.stackNs[i], virt: cols.virtNs[i], id: cols.packetId[i] });
+        recs.push({ ts: cols.tsNs[i], dir: DIRECTIONS[cols.dir[i]], proto: cols.proto[i], netns: cols.netns[i], total: cols.totalNs[i], stack: cols.stackNs[i], virt: cols.virtNs[i], id: cols.packetId[i], stages: cols.stages[i] });
       }
     });
     observer = await startBpftrace(observerScript(c1.inode, host.inode, lab.host.uplink));
@@ -164,11 +167,18 @@ describe.skipIf(skipUnlessRoot)('stage times against an independent observer (ro
       expect([eD, eO, iO, iD].every((t) => t !== undefined), `bpftrace saw all four device stages of icmp_seq ${seq}`).toBe(true);
       // Egress: S = ts, D = S + stack, O = S + total.
       part('egress virt (O − D)', seq, e!.virt, eO! - eD!);
-      at('egress S', seq, e!.ts, lastBefore(seen.sendEnter, eD!), eD!);
+      // S of an echo request is ping's own payload stamp, taken before its
+      // sendto (long before, when ping is preempted in between) and after
+      // its previous one.
+      expect(e!.stages & S_FROM_SENDER, `egress S of icmp_seq ${seq} from ping's payload`).toBe(S_FROM_SENDER);
+      const send = lastBefore(seen.sendEnter, eD!);
+      at('egress S', seq, e!.ts, lastBefore(seen.sendEnter, send - 1), send);
       at('egress D', seq, e!.ts + e!.stack, eD!, eD!);
       at('egress O', seq, e!.ts + e!.total, eO!, eO!);
       lags.push(eD! - (e!.ts + e!.stack), eO! - (e!.ts + e!.total));
-      // Ingress: O = ts, D = O + virt, S = O + total.
+      // Ingress: O = ts, D = O + virt, S = O + total; ping has receive
+      // timestamps on, so O and D are the kernel's stamps at netif_rx.
+      expect(i!.stages & RX_TSTAMP, `ingress device stages of icmp_seq ${seq} from receive timestamps`).toBe(RX_TSTAMP);
       part('ingress virt (D − O)', seq, i!.virt, iD! - iO!);
       at('ingress O', seq, i!.ts, iO!, iO!);
       at('ingress D', seq, i!.ts + i!.virt, iD!, iD!);

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { loadAddon } from '../../src/host/addon';
 import { COUNTERS_SIZE, DIR_COUNTER_FIELDS, DIR_COUNTERS_SIZE } from '../../src/core/counters';
 import { LIMIT_STATE_OFFSETS, LIMIT_STATE_SIZE } from '../../src/core/limit-state';
-import { ABSENT, EVENT_OFFSETS, EVENT_SIZE } from '../../src/core/records';
+import { ABSENT, EVENT_OFFSETS, EVENT_SIZE, RX_TSTAMP, S_FROM_SENDER } from '../../src/core/records';
 
 describe('shared struct layout', () => {
   const { layout } = loadAddon();
@@ -20,8 +20,10 @@ describe('shared struct layout', () => {
     expect(Object.fromEntries(DIR_COUNTER_FIELDS.map((f, i) => [f, i * 8]))).toEqual(layout.dirCounters);
   });
 
-  it('the absent-part sentinel', () => {
+  it('the absent-part sentinel and the flags in stages', () => {
     expect(ABSENT).toBe(layout.absent);
+    expect(S_FROM_SENDER).toBe(layout.sFromSender);
+    expect(RX_TSTAMP).toBe(layout.rxTstamp);
   });
 });
 
