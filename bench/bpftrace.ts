@@ -76,7 +76,7 @@ export async function startBpftrace(script: string, probes: number, timeoutMs = 
   const file = path.join(dir, 'correlate.bt');
   fs.writeFileSync(file, script);
   // unshare and sh exec in place: the pid we hold ends up being bpftrace's.
-  const args = ['-m', '--propagation', 'private', 'sh', '-c', `mount -t tracefs nodev ${TRACEFS} && exec bpftrace "$0"`, file];
+  const args = ['-m', '--propagation', 'private', 'sh', '-c', `{ [ -d ${TRACEFS}/events ] || mount -t tracefs nodev ${TRACEFS}; } && exec bpftrace "$0"`, file];
   const child: ChildProcess = spawn('unshare', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   track(child);
   let out = '';

@@ -3,7 +3,8 @@
 // collect the lines it prints. As in bench/bpftrace.ts: bpftrace needs
 // tracefs, which this machine's root mount namespace does not have and must
 // not gain, so it runs in `unshare -m` with a private tracefs mount that
-// vanishes with it. Its programs are owned by its fds: gone when it exits.
+// vanishes with it (where tracefs is mounted already, as in the VM guests,
+// that one is used). Its programs are owned by its fds: gone when it exits.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -23,7 +24,7 @@ export async function startBpftrace(script: string, timeoutMs = 30_000): Promise
   const file = path.join(dir, 'observe.bt');
   fs.writeFileSync(file, `BEGIN { printf("ready\\n"); }\n${script}`);
   // unshare and sh exec in place: the pid we hold ends up being bpftrace's.
-  const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount -t tracefs nodev /sys/kernel/tracing && exec bpftrace -B line "$0"', file], {
+  const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', '{ [ -d /sys/kernel/tracing/events ] || mount -t tracefs nodev /sys/kernel/tracing; } && exec bpftrace -B line "$0"', file], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   track(child);

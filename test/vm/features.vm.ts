@@ -112,9 +112,11 @@ describe.skipIf(skipUnlessRoot)('kernel features and fallbacks', () => {
       const [udpIn, udpInS] = withStack(17, INGRESS);
       console.log(`${path.label}: TCP egress ${tcpOutS}/${tcpOut} with stack, UDP ingress ${udpInS}/${udpIn} with stack`);
       expect(tcpOut).toBeGreaterThan(20);
-      // At IP output every packet of the socket passes, pure ACKs included;
+      // At IP output every packet of the socket passes, pure ACKs included,
+      // but for the odd one the kernel sends from its own per-netns control
+      // socket, in no cgroup (a RST, a TIME_WAIT ACK: seen once, 59 of 60);
       // tcp_sendmsg_locked stamps only packets that carry sent data.
-      if (path.disable.includes('tcp-sendmsg-tp') || !hasTcpSendmsgTp()) expect(tcpOutS).toBe(tcpOut);
+      if (path.disable.includes('tcp-sendmsg-tp') || !hasTcpSendmsgTp()) expect(tcpOutS).toBeGreaterThanOrEqual(tcpOut - 2);
       else expect(tcpOutS).toBeGreaterThan(tcpOut * 0.3);
       expect(udpIn).toBeGreaterThan(50);
       if (hasSockRecvLength()) expect(udpInS).toBeGreaterThan(udpIn * 0.9);
