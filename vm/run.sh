@@ -44,7 +44,10 @@ for series in $kernels; do
   release=$(vm/kernel.sh "$series" "$repo/build-vm/cache")
   initrd=$(vm/initramfs.sh "$repo/build-vm/cache" "$release")
   cp vm/guest.sh "$out/guest.sh"
+  # MB_TEST_TIME_FACTOR from the host overrides the guest's default (4), e.g.
+  # 8 with VM_ACCEL=tcg,thread=single, which runs both vCPUs on one thread.
   printf 'REPO=%q\nJOB=%q\n' "$repo" "$job" > "$out/job.env"
+  if [ -n "${MB_TEST_TIME_FACTOR:-}" ]; then printf 'MB_TEST_TIME_FACTOR=%q\n' "$MB_TEST_TIME_FACTOR" >> "$out/job.env"; fi
   echo "vm: booting $release (suite $suite); console: $out/console.log" >&2
   start=$(date +%s%N)
   # A guest that panics before its job starts is booted once more: under
