@@ -113,6 +113,23 @@ struct {
 __u32 mb_traced_bits[MB_FILTER_WORDS];
 __u32 mb_outer_bits[MB_FILTER_WORDS];
 
+/* When an egress entry was last started (to MB_EGRESS_MARK_NS; written at
+ * most once per that, so the CPUs do not fight over its cache line). While
+ * the traced containers send nothing, the outer device's egress stage has
+ * nothing to match: after max age + MB_EGRESS_QUIET_NS without a start, the
+ * host's and untraced containers' packets return there before their headers
+ * are read. Only a packet held longer than that in a queue is then not
+ * counted stale; its entry ages out as one that never reached O (created −
+ * events). */
+#define MB_EGRESS_MARK_NS 1000000ull
+#define MB_EGRESS_QUIET_NS 10000000000ull
+__u64 mb_egress_started_ns;
+
+static __always_inline bool mb_egress_may_match(__u64 now)
+{
+	return (__s64)(now - mb_egress_started_ns) <= (__s64)(max_age_ns + MB_EGRESS_QUIET_NS);
+}
+
 static __always_inline bool mb_bit_set(const __u32 *set, __u32 bit)
 {
 	bit = mb_filter_bit(bit);
@@ -291,6 +308,8 @@ static __always_inline void mb_start(const struct mb_key *key, __u8 stage, __u64
 		v.ts[stage] = now;
 	if (s_ts)
 		v.ts[MB_STAGE_S] = s_ts;
+	if (key->dir == MB_EGRESS && (__s64)(now - mb_egress_started_ns) > (__s64)MB_EGRESS_MARK_NS)
+		mb_egress_started_ns = now;
 	for (int s = 0; s < MB_SLOTS && !placed; s++) {
 		k.slot = s;
 		placed = !bpf_map_update_elem(map, &k, &v, BPF_NOEXIST);
@@ -389,7 +408,7 @@ static __always_inline int mb_dev_xmit_do(const struct sk_buff *skb, const struc
 		__u16 gso;
 		struct mb_inflight *v;
 
-		if (!mb_skb_hdr(&h, &avail, &gso, skb, false, pr) || !mb_key_from_hdr(&key, &h, avail, gso))
+		if (!mb_egress_may_match(now) || !mb_skb_hdr(&h, &avail, &gso, skb, false, pr) || !mb_key_from_hdr(&key, &h, avail, gso))
 			return 0;
 		v = mb_match(&inflight_egress, &key, 0, now, skb, 0);
 		if (v) {
