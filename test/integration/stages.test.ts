@@ -14,7 +14,8 @@ import { DIRECTIONS, RX_TSTAMP, S_FROM_SENDER, type RecordColumns } from '../../
 import { resolveIface } from '../../src/host/iface';
 import { resolveNetns, type NetnsRef } from '../../src/host/netns';
 import { Tracer } from '../../src/host/tracer';
-import { sleep } from '../../src/lab/exec';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { netnsArgv, sleep, track } from '../../src/lab/exec';
 import { labDown, labUp, reapLabs, type Lab } from '../../src/lab/topology';
 import { killAllTraffic, ping } from '../../src/lab/traffic';
 import { startBpftrace, type Bpftrace } from '../support/bpftrace';
@@ -88,6 +89,7 @@ describe.skipIf(skipUnlessRoot)('stage times against an independent observer (ro
   let host: NetnsRef;
   let tracer: Tracer | undefined;
   let observer: Bpftrace | undefined;
+  let stampHolder: ChildProcess | undefined;
 
   beforeAll(async () => {
     if (!isRoot) throw new Error('stage-time integration tests need root (CI=true: they must run, not skip)');
@@ -95,6 +97,17 @@ describe.skipIf(skipUnlessRoot)('stage times against an independent observer (ro
     lab = await labUp({ containers: 1 });
     c1 = resolveNetns(lab.containers[0].name);
     host = resolveNetns(lab.host.name);
+    // The kernel turns receive timestamps on for the whole host while any
+    // socket asks for them, but only after a deferred work item has run
+    // (net_enable_timestamp): the first replies of a fresh ping process can
+    // arrive unstamped, and then macebpf rightly uses its own clock read
+    // (docs/measurement.md). A ping on the target's loopback, alive for the
+    // whole test, keeps them on, so every record's ingress stages must be the
+    // kernel's stamps.
+    const [cmd, args] = netnsArgv(lab.target.name, 'ping', ['-n', '-q', '-i', '1', '127.0.0.1']);
+    stampHolder = spawn(cmd, args, { stdio: 'ignore' });
+    track(stampHolder);
+    await sleep(500);
   });
 
   afterAll(async () => {
