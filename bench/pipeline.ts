@@ -48,6 +48,10 @@ export interface PipelineScenario {
 export interface SynthScenario {
   name: string;
   description: string;
+  /** ceiling: as fast as it can; paced: a fraction of the ceiling; flood-rate: paced at the real floods' rate, alone or beside an untraced flood */
+  group: 'ceiling' | 'paced' | 'flood-rate';
+  /** traffic running meanwhile that produces no records (flood-rate runs) */
+  beside?: string;
   /** records/s asked for; 0 = as fast as the producer can */
   rate: number;
   seconds: number;
@@ -243,7 +247,16 @@ function perRecord(t: ThreadCpu, n: number): ThreadCpu {
 // the synthetic records' container, apart from every traced packet's.
 const SYNTH_REF: NetnsRef = { spec: 'synth', path: '/proc/self/ns/net', inode: 1, label: 'synth' };
 
-async function synthScenario(tracing: Tracing, index: number, name: string, description: string, rate: number, seconds: number): Promise<SynthScenario> {
+async function synthScenario(
+  tracing: Tracing,
+  index: number,
+  group: SynthScenario['group'],
+  name: string,
+  description: string,
+  rate: number,
+  seconds: number,
+  beside?: string,
+): Promise<SynthScenario> {
   const session = tracing.session;
   const stored = session.store.byKernelIndex(index)!;
   await sleep(300); // drain what came before
@@ -281,6 +294,8 @@ async function synthScenario(tracing: Tracing, index: number, name: string, desc
   return {
     name,
     description,
+    group,
+    ...(beside ? { beside } : {}),
     rate,
     seconds,
     attempted: producer.attempts,
@@ -320,7 +335,7 @@ export async function runPipeline(ctx: BenchContext): Promise<PipelineResult> {
     // own threads) once, as in any long-running tracer; without it the first
     // scenario pays for that.
     const index = tracing.session.trace(SYNTH_REF).index;
-    await synthScenario(tracing, index, 'warm-up', '', 1_000_000, 1);
+    await synthScenario(tracing, index, 'paced', 'warm-up', '', 1_000_000, 1);
     for (const [name, desc, flows] of plan) {
       const s = await scenario(ctx, tracing, server, name, desc, flows, seconds);
       scenarios.push(s);
@@ -329,14 +344,30 @@ export async function runPipeline(ctx: BenchContext): Promise<PipelineResult> {
     // Three runs at full speed: this VM's speed varies from minute to minute.
     const fulls: SynthScenario[] = [];
     for (let rep = 1; rep <= 3; rep++) {
-      fulls.push(await synthScenario(tracing, index, `synthetic-ceiling #${rep}`, 'synthetic producer as fast as it can (bpf_loop into the ring, from a libuv pool thread)', 0, seconds));
+      fulls.push(await synthScenario(tracing, index, 'ceiling', `synthetic-ceiling #${rep}`, 'synthetic producer as fast as it can (bpf_loop into the ring, from a libuv pool thread)', 0, seconds));
     }
     synthetic.push(...fulls);
     const full = medianRun(fulls);
     ceilingPerS = full.deliveredPerS;
     for (const f of [0.25, 0.5, 0.8]) {
       const rate = Math.round((full.deliveredPerS * f) / 1000) * 1000;
-      synthetic.push(await synthScenario(tracing, index, `synthetic-${Math.round(f * 100)}%`, `synthetic producer paced at ${f * 100}% of the ceiling`, rate, seconds));
+      synthetic.push(await synthScenario(tracing, index, 'paced', `synthetic-${Math.round(f * 100)}%`, `synthetic producer paced at ${f * 100}% of the ceiling`, rate, seconds));
+    }
+    // Where the floods' extra CPU per record comes from: the same pipeline
+    // at the floods' rate, alone and beside an untraced container's ping
+    // flood (no records: the host's packet work only; this kernel has no IRQ
+    // time accounting, so softirq work that interrupts a Node thread is
+    // charged to it). Measured: the untraced flood adds ~0.005 µs/record.
+    const floodRate = Math.round(Math.max(...scenarios.map((x) => x.recordsPerS)) / 1000) * 1000;
+    const untraced = ctx.neighbours.find((n) => n.name !== ctx.c2.name);
+    synthetic.push(await synthScenario(tracing, index, 'flood-rate', 'synthetic-flood-rate', `synthetic producer paced at the floods' highest rate, host otherwise idle`, floodRate, seconds));
+    if (untraced) {
+      const beside = `c${ctx.lab.containers.indexOf(untraced) + 1}: ping -i 0 to the target, untraced`;
+      const [run] = await Promise.all([
+        synthScenario(tracing, index, 'flood-rate', 'synthetic-flood-rate-beside-flood', `synthetic producer paced at the floods' highest rate, beside an untraced container's ping flood`, floodRate, seconds, beside),
+        pingFlood(untraced.name, ctx.lab.target.ip4, seconds + 1),
+      ]);
+      synthetic.push(run);
     }
     for (const s of synthetic) {
       log(`pipeline: ${s.name}: ${Math.round(s.attemptedPerS)} attempted/s, ${Math.round(s.deliveredPerS)} delivered/s, lost ${s.lost}, exact ${s.exact}, ${s.cpuUsPerRecord.toFixed(3)} µs node CPU per record`);

@@ -6,7 +6,7 @@ set -euo pipefail
 # bpftrace: the peer `npm run bench` compares against; prometheus: its
 # promtool checks /metrics in the tests; chromium: the browser the dashboard
 # tests and benchmark drive (playwright-core never downloads one).
-packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev iproute2 iputils-ping iperf3 nftables util-linux bpftrace prometheus chromium)
+packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev iproute2 iputils-ping iperf3 nftables util-linux bpftrace prometheus chromium tcpdump)
 # The kernel matrix (npm run test:vm, vm/): qemu boots Debian's kernels with a
 # busybox initramfs. Their recommends (GUI, audio) are not needed.
 vm_packages=(qemu-system-x86 busybox-static)
