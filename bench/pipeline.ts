@@ -353,11 +353,11 @@ export async function runPipeline(ctx: BenchContext): Promise<PipelineResult> {
       const rate = Math.round((full.deliveredPerS * f) / 1000) * 1000;
       synthetic.push(await synthScenario(tracing, index, 'paced', `synthetic-${Math.round(f * 100)}%`, `synthetic producer paced at ${f * 100}% of the ceiling`, rate, seconds));
     }
-    // Where the floods' extra CPU per record comes from: the same pipeline
-    // at the floods' rate, alone and beside an untraced container's ping
-    // flood (no records: the host's packet work only; this kernel has no IRQ
-    // time accounting, so softirq work that interrupts a Node thread is
-    // charged to it). Measured: the untraced flood adds ~0.005 µs/record.
+    // The same pipeline at the floods' rate, alone and beside an untraced
+    // container's ping flood (the host's packet work without records; this
+    // kernel has no IRQ time accounting, so softirq work that interrupts a
+    // Node thread is charged to it): separates the floods' cost per record
+    // from the rate's and from the host's packet work.
     const floodRate = Math.round(Math.max(...scenarios.map((x) => x.recordsPerS)) / 1000) * 1000;
     const untraced = ctx.neighbours.find((n) => n.name !== ctx.c2.name);
     synthetic.push(await synthScenario(tracing, index, 'flood-rate', 'synthetic-flood-rate', `synthetic producer paced at the floods' highest rate, host otherwise idle`, floodRate, seconds));

@@ -161,7 +161,7 @@ function headline(r: AllResults): string[] {
         `Pipeline at the floods' rate (${Math.round(alone.rate / 1000).toLocaleString('en-US')}k records/s), synthetic producer`,
         `host otherwise idle: ${fmt(alone.cpuUsPerRecord, 3)} µs node CPU/record (goal ≤ 0.2: ${alone.cpuUsPerRecord <= 0.2 ? 'met' : '**missed**'})` +
           (beside ? `; beside ${beside.beside}: ${fmt(beside.cpuUsPerRecord, 3)} µs` : ''),
-        'same path and rate as the floods without their packets: what remains above the ceiling\'s µs/record is per-batch and per-wake-up work over fewer records; what the floods add beyond it is their own (an untraced flood beside adds little)',
+        'the same path at the same rate without the floods\' packets; beside: with an untraced flood\'s packet work on the same CPUs',
       ]);
     }
   }

@@ -9,12 +9,12 @@
 // sendto entry and recvmsg exit. Each record's stage times (its first stage,
 // + stack, + virt) must lie at those instants; egress S, ping's own payload
 // stamp, between its previous sendto and this one. Root only; with CI=true it must run.
+import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIRECTIONS, RX_TSTAMP, S_FROM_SENDER, type RecordColumns } from '../../src/core/records';
 import { resolveIface } from '../../src/host/iface';
 import { resolveNetns, type NetnsRef } from '../../src/host/netns';
 import { Tracer } from '../../src/host/tracer';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { netnsArgv, sleep, track } from '../../src/lab/exec';
 import { labDown, labUp, reapLabs, type Lab } from '../../src/lab/topology';
 import { killAllTraffic, ping } from '../../src/lab/traffic';
@@ -89,7 +89,6 @@ describe.skipIf(skipUnlessRoot)('stage times against an independent observer (ro
   let host: NetnsRef;
   let tracer: Tracer | undefined;
   let observer: Bpftrace | undefined;
-  let stampHolder: ChildProcess | undefined;
 
   beforeAll(async () => {
     if (!isRoot) throw new Error('stage-time integration tests need root (CI=true: they must run, not skip)');
@@ -103,10 +102,9 @@ describe.skipIf(skipUnlessRoot)('stage times against an independent observer (ro
     // arrive unstamped, and then macebpf rightly uses its own clock read
     // (docs/measurement.md). A ping on the target's loopback, alive for the
     // whole test, keeps them on, so every record's ingress stages must be the
-    // kernel's stamps.
+    // kernel's stamps. killAllTraffic ends it by its pid.
     const [cmd, args] = netnsArgv(lab.target.name, 'ping', ['-n', '-q', '-i', '1', '127.0.0.1']);
-    stampHolder = spawn(cmd, args, { stdio: 'ignore' });
-    track(stampHolder);
+    track(spawn(cmd, args, { stdio: 'ignore' }));
     await sleep(500);
   });
 
