@@ -119,8 +119,12 @@ function headline(r: AllResults): string[] {
   if (tx) {
     rows.push([
       `Tax on an untraced process: \`dd bs=1 count=${tx.dd.bytes}\` in the root namespace (off: ${fmtSpread(tx.dd.offS, 3)} s)`,
-      `${fmtSpread(tx.dd.onS, 3)} s = ${pct(tx.dd.ratio.median)} of off (${fmtSpread(tx.dd.ratio, 3)})`,
-      'goal ≤ 103 %',
+      `${fmtSpread(tx.dd.onS, 3)} s = ${pct(tx.dd.ratio.median)} of off (${fmtSpread(tx.dd.ratio, 3)}), ${tx.dd.ratio.reps.length} interleaved reps`,
+      `goal ≤ 103 %: ${tx.dd.ratio.median <= 1.03 ? 'met' : '**missed**'} by the median` +
+        (tx.dd.traced
+          ? `; macebpf's programs ran ${tx.dd.traced.hits} times (${fmt(tx.dd.traced.bpfNs / 1000, 1)} µs in all) during one more traced dd` +
+            (tx.dd.traced.hits ? ` (${Object.entries(tx.dd.traced.programs).map(([n, c]) => `${n} ${c}`).join(', ')})` : '')
+          : ''),
     ]);
     rows.push([
       `Tax on an untraced container's TCP throughput, iperf3 ${tx.untracedTcp.seconds} s (off: ${fmtSpread(tx.untracedTcp.offGbit, 2)} Gbit/s)`,
