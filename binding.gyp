@@ -5,7 +5,7 @@
   "variables": {
     "gen": "<(SHARED_INTERMEDIATE_DIR)/macebpf",
     "bpf_cc": "clang",
-    "bpf_headers": ["bpf/macebpf.h", "bpf/lib/netns.h", "bpf/lib/pkt_key.h", "bpf/lib/flow.h", "bpf/lib/recv_buf.h", "bpf/lib/cast.h", "bpf/lib/echo_stamp.h", "bpf/lib/wall_clock.h", "bpf/synth.h"]
+    "bpf_headers": ["bpf/macebpf.h", "bpf/lib/netns.h", "bpf/lib/pkt_key.h", "bpf/lib/flow.h", "bpf/lib/recv_buf.h", "bpf/lib/cast.h", "bpf/lib/echo_stamp.h", "bpf/lib/wall_clock.h", "bpf/lib/ringbuf_wakeup.h", "bpf/synth.h"]
   },
   "targets": [
     {

@@ -10,6 +10,8 @@
 #define MB_MAX_OUTER 4 /* outer devices per netns */
 #define MB_PAYLOAD_KEY_BYTES 16 /* ping puts its timestamp here; iperf3 its counters */
 #define MB_ABSENT 0xffffffffu   /* a latency part that was not observed */
+/* The record ring buffer's size (a power of two; its quarters wake the poller). */
+#define MB_RINGBUF_BYTES (4u << 20)
 
 enum mb_dir { MB_EGRESS = 0, MB_INGRESS = 1 };
 

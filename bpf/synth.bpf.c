@@ -10,8 +10,7 @@
 #include <bpf/bpf_helpers.h>
 #include "macebpf.h"
 #include "synth.h"
-
-#define MB_RINGBUF_RECORD (sizeof(struct mb_event) + 8) /* with the ring's record header */
+#include "lib/ringbuf_wakeup.h"
 
 /* Defined in trace.bpf.c; the static linker joins these declarations to it. */
 extern struct {
@@ -23,7 +22,7 @@ extern struct {
 
 extern struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 << 20);
+	__uint(max_entries, MB_RINGBUF_BYTES);
 } events SEC(".maps");
 
 extern const volatile __u64 wakeup_bytes;
@@ -78,13 +77,8 @@ static long mb_synth_one(__u32 i, void *data)
 	e->family = 4;
 	e->stages = 7;
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
-	/* Wake-ups as the tracing programs make them (trace.bpf.c, mb_emit):
-	 * once, by the record that fills a batch. */
-	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	__u64 flags = avail >= wakeup_bytes && avail < wakeup_bytes + MB_RINGBUF_RECORD ?
-			      BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-
-	bpf_ringbuf_submit(e, flags);
+	/* Wake-ups as the tracing programs make them (trace.bpf.c, mb_emit). */
+	bpf_ringbuf_submit(e, mb_wakeup_flags(&events, wakeup_bytes));
 	__sync_fetch_and_add(&dc->events, 1);
 	l->produced++;
 	return 0;

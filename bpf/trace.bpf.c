@@ -26,13 +26,12 @@
 #include "lib/recv_buf.h"
 #include "lib/wall_clock.h"
 #include "lib/echo_stamp.h"
+#include "lib/ringbuf_wakeup.h"
 
 #define MB_IFF_LOOPBACK 0x8
 #define MB_AF_INET 2
 #define MB_AF_INET6 10
 #define MB_MSG_PEEK 2
-
-#define MB_RINGBUF_RECORD (sizeof(struct mb_event) + 8) /* with the ring's record header */
 
 /* Set through the skeleton before load. */
 const volatile __u64 max_age_ns = 1000000000ull;
@@ -106,7 +105,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 << 20);
+	__uint(max_entries, MB_RINGBUF_BYTES);
 } events SEC(".maps");
 
 /* First checks (macebpf.h): what user space knows, in a form read with two loads. */
@@ -230,13 +229,7 @@ static __always_inline void mb_emit(const struct mb_key *key, struct mb_inflight
 	e->family = key->family;
 	e->stages = stages;
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
-	/* Wake user space by batch: once, by the record that fills a batch (a
-	 * wake-up is an interrupt, costly in a VM). A crossing missed in a race
-	 * is picked up by the poller's periodic drain. */
-	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	__u64 flags = avail >= wakeup_bytes && avail < wakeup_bytes + MB_RINGBUF_RECORD ?
-			      BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-	bpf_ringbuf_submit(e, flags);
+	bpf_ringbuf_submit(e, mb_wakeup_flags(&events, wakeup_bytes));
 	MB_COUNT(idx, dir, events);
 }
 

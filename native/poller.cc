@@ -4,6 +4,8 @@
 #include <bpf/libbpf.h>
 #include <pthread.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <thread>
@@ -24,13 +26,10 @@ constexpr size_t kMaxBatch = 256 << 10;
 // (about 0.2 ms in a VM, measured with the synthetic producer): under load,
 // gather records for this long so that cost spreads over thousands of records
 // rather than the 64 of one BPF wake-up. Records then reach JS within the
-// same 50 ms as in a quiet period.
+// same 50 ms as in a quiet period. Meanwhile the poller sleeps until the BPF
+// side wakes it at a quarter-full ring (bpf/lib/ringbuf_wakeup.h), so it
+// drains before a burst fills the ring and is not woken otherwise.
 constexpr auto kMinGap = std::chrono::milliseconds(kPollMs);
-// Meanwhile the ring must not fill: it is drained again whenever, at the rate
-// of the last batch, it could be a quarter full, and at least every 10 ms (a
-// sudden burst then fills the 4 MiB ring only above ~8.7 M records/s).
-constexpr auto kMinDrainStep = std::chrono::milliseconds(1);
-constexpr auto kMaxDrainStep = std::chrono::milliseconds(10);
 // Batches waiting for JS before the poller stops taking records from the ring.
 constexpr int kMaxQueued = 4;
 }  // namespace
@@ -38,9 +37,17 @@ constexpr int kMaxQueued = 4;
 Poller::Poller(Napi::Env env, int ring_fd, Napi::Function callback) {
   rb_ = ring_buffer__new(ring_fd, OnRecord, this, nullptr);
   if (!rb_) ThrowLibbpf(env, "ring_buffer__new", errno);
-  struct bpf_map_info info = {};
-  uint32_t len = sizeof(info);
-  if (bpf_obj_get_info_by_fd(ring_fd, &info, &len) == 0) ring_bytes_ = info.max_entries;
+  // The ring's consumer and producer positions, read-only (libbpf 1.1 has
+  // no accessor): how much waits unread when a wake-up comes.
+  page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  void* pos = mmap(nullptr, 2 * page_, PROT_READ, MAP_SHARED, ring_fd, 0);
+  if (pos == MAP_FAILED) {
+    int err = errno;
+    ring_buffer__free(rb_);
+    rb_ = nullptr;
+    ThrowLibbpf(env, "mmap of the ring buffer's positions", err);
+  }
+  positions_ = static_cast<uint8_t*>(pos);
   // libbpf registers the ring level-triggered: epoll then reports it readable
   // whenever any record waits, and under steady traffic the poller never
   // sleeps, handing JS a batch every few records. Edge-triggered, it wakes
@@ -83,6 +90,16 @@ void Poller::Stop() {
     ring_buffer__free(rb_);
     rb_ = nullptr;
   }
+  if (positions_) {
+    munmap(positions_, 2 * page_);
+    positions_ = nullptr;
+  }
+}
+
+size_t Poller::Unread() const {
+  auto consumer = __atomic_load_n(reinterpret_cast<const uint64_t*>(positions_), __ATOMIC_ACQUIRE);
+  auto producer = __atomic_load_n(reinterpret_cast<const uint64_t*>(positions_ + page_), __ATOMIC_ACQUIRE);
+  return static_cast<size_t>(producer - consumer);
 }
 
 Napi::Promise Poller::Drained(Napi::Env env) {
@@ -101,10 +118,7 @@ int Poller::OnRecord(void* ctx, void* data, size_t size) {
 }
 
 void Poller::Flush() {
-  auto now = std::chrono::steady_clock::now();
-  double s = std::chrono::duration<double>(now - last_flush_).count();
-  rate_bytes_ = s > 0 ? static_cast<double>(batch_.size()) / s : 0;
-  last_flush_ = now;
+  last_flush_ = std::chrono::steady_clock::now();
   if (batch_.empty()) return;
   auto q = queue_;
   {
@@ -157,20 +171,21 @@ void Poller::Flush() {
 
 void Poller::Run() {
   pthread_setname_np(pthread_self(), "mb-poller");  // benchmarks account its CPU by name
+  int efd = ring_buffer__epoll_fd(rb_);
   while (!stop_) {
-    // The BPF side wakes us only once a batch is waiting; the timeout plus an
+    // The BPF side wakes us once a batch is waiting; the timeout plus an
     // explicit consume picks up what a quiet period left behind.
     ring_buffer__poll(rb_, kPollMs);
-    // Ring bytes per batch byte: records carry an 8-byte header in the ring.
-    double quarter_s = rate_bytes_ > 0 ? ring_bytes_ / 4.0 / (rate_bytes_ * (sizeof(mb_event) + 8) / sizeof(mb_event)) : 1.0;
-    auto step = std::clamp<std::chrono::steady_clock::duration>(
-        std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(quarter_s)), kMinDrainStep,
-        kMaxDrainStep);
+    // Gather the rest of the batch. Wake-ups meanwhile are the batch's first
+    // crossing (ignored: nothing is consumed, so it does not come again) or a
+    // quarter mark, after which the ring is drained at once.
     for (;;) {
-      auto left = kMinGap - (std::chrono::steady_clock::now() - last_flush_);
-      if (left <= std::chrono::steady_clock::duration::zero() || stop_) break;
-      std::this_thread::sleep_for(std::min(left, step));
-      ring_buffer__consume(rb_);  // OnRecord hands over early at kMaxBatch
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(kMinGap - (std::chrono::steady_clock::now() - last_flush_));
+      if (left.count() <= 0 || stop_) break;
+      struct epoll_event ev;
+      if (epoll_wait(efd, &ev, 1, static_cast<int>(left.count())) > 0 && Unread() >= MB_RINGBUF_BYTES / 4) {
+        ring_buffer__consume(rb_);  // OnRecord hands over early at kMaxBatch
+      }
     }
     ring_buffer__consume(rb_);
     Flush();

@@ -50,14 +50,16 @@ class Poller {
   static int OnRecord(void* ctx, void* data, size_t size);
   void Run();
   void Flush();
+  // Bytes of records (with their headers) in the ring not yet consumed.
+  size_t Unread() const;
 
   ring_buffer* rb_ = nullptr;
   Napi::ThreadSafeFunction tsfn_;
   std::shared_ptr<Delivery> delivery_ = std::make_shared<Delivery>();
   std::shared_ptr<Queue> queue_ = std::make_shared<Queue>();
   std::chrono::steady_clock::time_point last_flush_;
-  double rate_bytes_ = 0;          // batch bytes per second, at the last flush
-  double ring_bytes_ = 4 << 20;    // the ring buffer's size (its max_entries)
+  uint8_t* positions_ = nullptr;  // the ring's consumer page, then its producer page
+  size_t page_ = 0;
   std::atomic<bool> stop_{false};
   std::vector<uint8_t> batch_;
   std::thread thread_;

@@ -94,9 +94,12 @@ describe.skipIf(skipUnlessRoot)('tracer (root, real kernel, lab with NAT)', () =
     const ingress = recs.filter((r) => r.dir === 'ingress');
     expect(egress.length).toBe(50);
     expect(ingress.length).toBe(50);
-    // Each record fits inside the RTT ping measured for its sequence. (Their sum
-    // may not: ping's reply time is the kernel's receive timestamp, taken
-    // before the socket stage ends the ingress record.)
+    // What of each record lies inside the RTT ping measured for its sequence
+    // fits in it: the whole egress record (from ping's own send stamp) and the
+    // ingress virt part. ping's reply time is the kernel's receive timestamp
+    // at the container device, so the ingress stack part (to ping's read)
+    // comes after it; on a slow machine (a TCG guest) ping's wake-up alone
+    // can outlast the RTT.
     for (const [seq, rttMs] of p1.rttsMs) {
       const e = egress.find((r) => r.id === seq);
       const i = ingress.find((r) => r.id === seq);
@@ -105,7 +108,7 @@ describe.skipIf(skipUnlessRoot)('tracer (root, real kernel, lab with NAT)', () =
       expect(e!.total).toBeGreaterThan(0);
       expect(i!.total).toBeGreaterThan(0);
       expect(e!.total).toBeLessThan(rttMs * 1e6);
-      expect(i!.total).toBeLessThan(rttMs * 1e6);
+      expect(i!.virt).toBeLessThan(rttMs * 1e6);
     }
     // All three stages seen for ping, and the parts add up to the total.
     for (const r of recs) {
