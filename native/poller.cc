@@ -188,7 +188,10 @@ void Poller::Run() {
       }
     }
     ring_buffer__consume(rb_);
-    Flush();
+    // A full batch handed over by this consume starts the next period, and
+    // what came after it waits for that period's end: a remainder of a few
+    // records is not worth a batch of its own.
+    if (std::chrono::steady_clock::now() - last_flush_ >= kMinGap) Flush();
   }
   ring_buffer__consume(rb_);
   Flush();
