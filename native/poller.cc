@@ -7,7 +7,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <thread>
 
 #include <linux/types.h>
@@ -25,10 +24,11 @@ constexpr size_t kMaxBatch = 256 << 10;
 // Each batch costs the JS thread a wake-up, a callback and a cache-cold start
 // (about 0.2 ms in a VM, measured with the synthetic producer): under load,
 // gather records for this long so that cost spreads over thousands of records
-// rather than the 64 of one BPF wake-up. Records then reach JS within the
-// same 50 ms as in a quiet period. Meanwhile the poller sleeps until the BPF
-// side wakes it at a quarter-full ring (bpf/lib/ringbuf_wakeup.h), so it
-// drains before a burst fills the ring and is not woken otherwise.
+// rather than the 64 of one BPF wake-up. Records then reach JS within 50 ms
+// in a quiet period, 100 ms under load (see Run). Meanwhile the poller sleeps
+// until the BPF side wakes it at a quarter-full ring
+// (bpf/lib/ringbuf_wakeup.h), so it drains before a burst fills the ring and
+// is not woken otherwise.
 constexpr auto kMinGap = std::chrono::milliseconds(kPollMs);
 // Batches waiting for JS before the poller stops taking records from the ring.
 constexpr int kMaxQueued = 4;
