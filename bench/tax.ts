@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { iperfClient, startIperfServer } from '../src/lab/traffic';
-import { deltas, enableStats, progStats } from './bpfstats';
+import { deltas, enableStats, progStats, type ProgDelta } from './bpfstats';
 import { log, startTracing, type BenchContext, type Tracing } from './context';
 import { pingRtts } from './ping';
 import { spread, type Spread } from './stats';
@@ -69,6 +69,21 @@ function busyCpuNs(): number {
   return ((user + nice + system + irq + softirq + steal) * 1e9) / 100; // USER_HZ is 100 on Linux
 }
 
+/** Runs work with macebpf tracing c1 and BPF stats on: its result, and the runs and run time of macebpf's programs meanwhile. */
+async function underStats<T>(ctx: BenchContext, work: (t: Tracing) => Promise<T>): Promise<{ result: T; byProgram: ProgDelta[]; hits: number; bpfNs: number }> {
+  const stats = enableStats();
+  const t = await startTracing(ctx);
+  try {
+    const before = await progStats();
+    const result = await work(t);
+    const byProgram = deltas(before, await progStats(), t.progIds);
+    return { result, byProgram, hits: byProgram.reduce((a, x) => a + x.runCnt, 0), bpfNs: byProgram.reduce((a, x) => a + x.runTimeNs, 0) };
+  } finally {
+    t.close();
+    stats.restore();
+  }
+}
+
 export async function runTax(ctx: BenchContext): Promise<TaxResult> {
   const reps = ctx.quick ? 3 : 6;
   // dd's time varies by ±10% from run to run here: more repetitions, and
@@ -76,22 +91,10 @@ export async function runTax(ctx: BenchContext): Promise<TaxResult> {
   const ddReps = ctx.quick ? 3 : 10;
   log(`tax: dd bs=1 count=${DD_BYTES} in the root namespace, ${ddReps} interleaved reps off/on`);
   const dd = await interleaved(ctx, ddReps, async () => ddSeconds());
-  let ddTraced: TaxResult['dd']['traced'];
-  {
-    const stats = enableStats();
-    const t = await startTracing(ctx);
-    try {
-      const before = await progStats();
-      ddSeconds();
-      const d = deltas(before, await progStats(), t.progIds);
-      const programs: Record<string, number> = {};
-      for (const x of d) if (x.runCnt) programs[x.name] = (programs[x.name] ?? 0) + x.runCnt;
-      ddTraced = { hits: d.reduce((a, x) => a + x.runCnt, 0), bpfNs: d.reduce((a, x) => a + x.runTimeNs, 0), programs };
-    } finally {
-      t.close();
-      stats.restore();
-    }
-  }
+  const tracedDd = await underStats(ctx, async () => ddSeconds());
+  const programs: Record<string, number> = {};
+  for (const x of tracedDd.byProgram) if (x.runCnt) programs[x.name] = (programs[x.name] ?? 0) + x.runCnt;
+  const ddTraced = { hits: tracedDd.hits, bpfNs: tracedDd.bpfNs, programs };
   log(`tax: dd off ${spread(dd.off).median.toFixed(3)} s, on ${spread(dd.on).median.toFixed(3)} s; a traced dd ran macebpf's programs ${ddTraced.hits} times (${JSON.stringify(ddTraced.programs)})`);
 
   const seconds = ctx.quick ? 2 : 3;
@@ -103,21 +106,13 @@ export async function runTax(ctx: BenchContext): Promise<TaxResult> {
     tcp = await interleaved(ctx, reps, async () => (await iperfClient(ctx.c2.name, ctx.lab.target.ip4, { seconds, port: 5801 })).bitsPerSecond / 1e9);
     // Throughput varies ±15% from run to run here; the CPU share of the BPF
     // programs in one traced transfer is what tracing can take from it.
-    const stats = enableStats();
-    const t = await startTracing(ctx);
-    try {
-      const before = await progStats();
+    const traced = await underStats(ctx, async () => {
       const cpu0 = busyCpuNs();
       const t0 = process.hrtime.bigint();
       await iperfClient(ctx.c2.name, ctx.lab.target.ip4, { seconds, port: 5801 });
-      const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
-      const cpu = busyCpuNs() - cpu0;
-      const d = deltas(before, await progStats(), t.progIds);
-      share = { bpfCpuShare: d.reduce((a, x) => a + x.runTimeNs, 0) / cpu, hitsPerS: d.reduce((a, x) => a + x.runCnt, 0) / wallS };
-    } finally {
-      t.close();
-      stats.restore();
-    }
+      return { wallS: Number(process.hrtime.bigint() - t0) / 1e9, cpu: busyCpuNs() - cpu0 };
+    });
+    share = { bpfCpuShare: traced.bpfNs / traced.result.cpu, hitsPerS: traced.hits / traced.result.wallS };
   } finally {
     await server.stop();
   }
@@ -126,31 +121,20 @@ export async function runTax(ctx: BenchContext): Promise<TaxResult> {
   // Untraced packets through the outer device: BPF time of every mb_* hook
   // they cross, and whether anything was written (counters are the maps'
   // witnesses: entries created, unmatched, and c1's counters).
-  const stats = enableStats();
-  let outer: TaxResult['outerUntraced'];
-  const t = await startTracing(ctx);
-  try {
+  const untraced = await underStats(ctx, async (t) => {
     const c1 = t.index.get(ctx.c1.name)!;
     const zeroBefore = t.session.tracer.counters(0);
     const c1Before = JSON.stringify(t.session.tracer.counters(c1));
-    const before = await progStats();
     const p = await pingRtts(ctx.c2.name, ctx.lab.target.ip4, ctx.quick ? 2000 : 10000, 0);
-    const after = await progStats();
     const zeroAfter = t.session.tracer.counters(0);
-    const d = deltas(before, after, t.progIds);
-    const packets = p.sent + p.received; // each crosses the outer device once
-    outer = {
-      packets,
-      bpfNsPerPacket: d.reduce((a, x) => a + x.runTimeNs, 0) / packets,
-      hits: d.reduce((a, x) => a + x.runCnt, 0),
+    return {
+      packets: p.sent + p.received, // each crosses the outer device once
       entriesCreated: zeroAfter.ingress.created - zeroBefore.ingress.created + zeroAfter.egress.created - zeroBefore.egress.created,
       unmatchedCounted: zeroAfter.ingress.unmatched - zeroBefore.ingress.unmatched + zeroAfter.egress.unmatched - zeroBefore.egress.unmatched,
       tracedCounterChanges: JSON.stringify(t.session.tracer.counters(c1)) === c1Before ? 0 : 1,
     };
-  } finally {
-    t.close();
-    stats.restore();
-  }
+  });
+  const outer: TaxResult['outerUntraced'] = { ...untraced.result, bpfNsPerPacket: untraced.bpfNs / untraced.result.packets, hits: untraced.hits };
   log(`tax: untraced outer traffic ${outer.bpfNsPerPacket.toFixed(0)} BPF ns/packet, entries ${outer.entriesCreated}, unmatched ${outer.unmatchedCounted}`);
   return {
     dd: { bytes: DD_BYTES, offS: spread(dd.off), onS: spread(dd.on), ratio: ratioOf(dd.on, dd.off), traced: ddTraced },

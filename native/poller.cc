@@ -16,11 +16,11 @@
 
 namespace mb {
 namespace {
-constexpr int kPollMs = 50;             // records wait at most this long when traffic is light
 // Hand over early when a batch grows this big (6,553 records): the batch and
 // its decoded columns then stay within a core's L2 cache while JS files
 // them (1 MiB batches cost ~30% more per record, measured).
 constexpr size_t kMaxBatch = 256 << 10;
+// The batch period: records wait at most this long when traffic is light.
 // Each batch costs the JS thread a wake-up, a callback and a cache-cold start
 // (about 0.2 ms in a VM, measured with the synthetic producer): under load,
 // gather records for this long so that cost spreads over thousands of records
@@ -29,7 +29,7 @@ constexpr size_t kMaxBatch = 256 << 10;
 // until the BPF side wakes it at a quarter-full ring
 // (bpf/lib/ringbuf_wakeup.h), so it drains before a burst fills the ring and
 // is not woken otherwise.
-constexpr auto kMinGap = std::chrono::milliseconds(kPollMs);
+constexpr auto kBatchPeriod = std::chrono::milliseconds(50);
 // Batches waiting for JS before the poller stops taking records from the ring.
 constexpr int kMaxQueued = 4;
 }  // namespace
@@ -51,8 +51,8 @@ Poller::Poller(Napi::Env env, int ring_fd, Napi::Function callback) {
   // libbpf registers the ring level-triggered: epoll then reports it readable
   // whenever any record waits, and under steady traffic the poller never
   // sleeps, handing JS a batch every few records. Edge-triggered, it wakes
-  // only on the BPF side's forced wake-ups (one per batch of records, see
-  // trace.bpf.c) or at the poll timeout. data.fd is libbpf's ring index.
+  // only on the BPF side's forced wake-ups (bpf/lib/ringbuf_wakeup.h); Run
+  // drains at the end of each batch period. data.fd is libbpf's ring index.
   struct epoll_event ev = {};
   ev.events = EPOLLIN | EPOLLET;
   ev.data.fd = 0;
@@ -173,25 +173,19 @@ void Poller::Run() {
   pthread_setname_np(pthread_self(), "mb-poller");  // benchmarks account its CPU by name
   int efd = ring_buffer__epoll_fd(rb_);
   while (!stop_) {
-    // The BPF side wakes us once a batch is waiting; the timeout plus an
-    // explicit consume picks up what a quiet period left behind.
-    ring_buffer__poll(rb_, kPollMs);
-    // Gather the rest of the batch. Wake-ups meanwhile are the batch's first
-    // crossing (ignored: nothing is consumed, so it does not come again) or a
-    // quarter mark, after which the ring is drained at once.
-    for (;;) {
-      auto left = std::chrono::ceil<std::chrono::milliseconds>(kMinGap - (std::chrono::steady_clock::now() - last_flush_));
-      if (left.count() <= 0 || stop_) break;
+    // Sleep until the batch period ends. A wake-up meanwhile is either a
+    // batch's first crossing (keep gathering: nothing is consumed, so it does
+    // not come again this period) or a quarter mark (drain the ring now).
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(kBatchPeriod - (std::chrono::steady_clock::now() - last_flush_));
+    if (left.count() > 0) {
       struct epoll_event ev;
-      if (epoll_wait(efd, &ev, 1, static_cast<int>(left.count())) > 0 && Unread() >= MB_RINGBUF_BYTES / 4) {
-        ring_buffer__consume(rb_);  // OnRecord hands over early at kMaxBatch
-      }
+      if (epoll_wait(efd, &ev, 1, static_cast<int>(left.count())) <= 0 || Unread() < MB_RINGBUF_BYTES / 4) continue;
     }
-    ring_buffer__consume(rb_);
+    ring_buffer__consume(rb_);  // OnRecord hands over early at kMaxBatch
     // A full batch handed over by this consume starts the next period, and
     // what came after it waits for that period's end: a remainder of a few
     // records is not worth a batch of its own.
-    if (std::chrono::steady_clock::now() - last_flush_ >= kMinGap) Flush();
+    if (std::chrono::steady_clock::now() - last_flush_ >= kBatchPeriod) Flush();
   }
   ring_buffer__consume(rb_);
   Flush();
