@@ -5,7 +5,7 @@
   "variables": {
     "gen": "<(SHARED_INTERMEDIATE_DIR)/macebpf",
     "bpf_cc": "clang",
-    "bpf_headers": ["bpf/macebpf.h", "bpf/lib/netns.h", "bpf/lib/pkt_key.h", "bpf/lib/flow.h", "bpf/lib/recv_buf.h", "bpf/lib/cast.h", "bpf/lib/echo_stamp.h", "bpf/lib/wall_clock.h", "bpf/lib/ringbuf_wakeup.h", "bpf/synth.h"]
+    "bpf_headers": ["bpf/macebpf.h", "bpf/lib/netns.h", "bpf/lib/pkt_key.h", "bpf/lib/flow.h", "bpf/lib/recv_buf.h", "bpf/lib/cast.h", "bpf/lib/echo_stamp.h", "bpf/lib/wall_clock.h", "bpf/lib/ringbuf_wakeup.h", "bpf/lib/tc_act.h", "bpf/synth.h"]
   },
   "targets": [
     {
@@ -53,7 +53,7 @@
     {
       "target_name": "macebpf",
       "dependencies": ["macebpf_skel"],
-      "sources": ["native/addon.cc", "native/tracer.cc", "native/limit.cc", "native/drops.cc", "native/poller.cc", "native/stats.cc", "native/errors.cc", "native/features.cc", "native/synth.cc"],
+      "sources": ["native/addon.cc", "native/tracer.cc", "native/limit.cc", "native/devices.cc", "native/drops.cc", "native/poller.cc", "native/stats.cc", "native/errors.cc", "native/features.cc", "native/synth.cc"],
       "include_dirs": ["<!@(node -p \"require('node-addon-api').include\")", "<(gen)", "bpf"],
       "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8"],
       "cflags!": ["-fno-exceptions"],

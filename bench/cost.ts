@@ -16,22 +16,26 @@ import { aborted, log, sleep, startTracing, type BenchContext, type Tracing } fr
 import { pingQuiet } from './ping';
 import { spread, sum, type Spread } from './stats';
 
+/** Where the ingress device stages run with tcx (docs/measurement.md): c1's device and the outer device only. */
+const TCX_INGRESS = 'tcx ingress (c1 and outer devices)';
+
 export type CostCondition = 'macebpf' | 'macebpf-no-sockets' | 'macebpf-lazy-wakeup' | 'bpftrace';
 
 /** wakeupRecords for 'macebpf-lazy-wakeup': the BPF side never forces a wake-up; the poller's 50 ms drain collects. */
 export const LAZY_WAKEUP_RECORDS = 65536;
 
-/** The tracepoint each macebpf program is attached to (tp_btf; bpftool does not say). */
+/** The hook each macebpf program is attached to (tp_btf, tcx, cgroup; bpftool does not say). */
 const MB_TRACEPOINT: Record<string, string> = {
   mb_dev_xmit: 'net_dev_start_xmit',
   mb_dev_rx: 'netif_receive_skb',
+  mb_tc_rx: TCX_INGRESS,
   mb_sock_recv: 'skb_copy_datagram_iovec',
   mb_tcp_send: 'tcp_sendmsg_locked',
   mb_udp_recv: 'sock_recv_length',
   mb_cg_egress: 'cgroup_skb/egress (c1 only)',
   mb_drop: 'kfree_skb',
 };
-export const DEVICE_TRACEPOINTS = new Set(['net_dev_start_xmit', 'netif_receive_skb']);
+export const DEVICE_TRACEPOINTS = new Set(['net_dev_start_xmit', 'netif_receive_skb', TCX_INGRESS]);
 
 /** What each bpftrace probe does, in script order (bench/bpftrace.ts). */
 const BT_ROLES = ['container dev: store', 'outer dev: match', 'outer dev: store', 'container dev: match'];

@@ -95,7 +95,7 @@ function headline(r: AllResults): string[] {
       ]);
     }
     rows.push([
-      'BPF time per device-hook hit (`net_dev_start_xmit`, `netif_receive_skb`)',
+      'BPF time per device-hook hit (`net_dev_start_xmit` on every device; ingress: tcx on c1\'s and the outer device, or `netif_receive_skb` on every device)',
       ns(mb.nsPerDeviceHookHit),
       bt ? `bpftrace peer (2 programs per tracepoint): ${ns(bt.nsPerDeviceHookHit)}; ${vsBt(c?.ratios?.deviceHookHit)}` : '',
     ]);

@@ -15,9 +15,8 @@
 #include "macebpf.h"
 #include "lib/cast.h"
 #include "lib/netns.h"
+#include "lib/tc_act.h"
 
-#define TC_ACT_OK 0
-#define TC_ACT_SHOT 2
 #define MB_NSEC_PER_SEC 1000000000ull
 
 struct {

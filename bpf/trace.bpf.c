@@ -5,8 +5,11 @@
  *          cgroup (UDP, ICMP; TCP where the tracepoint is missing)
  *          -> D net_dev_start_xmit (container dev)
  *          -> O net_dev_start_xmit (outer dev): record emitted at O.
- * Ingress: O netif_receive_skb (outer dev, packets of traced flows only)
- *          -> D netif_receive_skb (container dev)
+ * Ingress: O tcx ingress (outer dev, packets of traced flows only)
+ *          -> D tcx ingress (container dev); both are the receive path's
+ *          __netif_receive_skb_core, attached to those devices only; before
+ *          tcx or the cast kfunc, netif_receive_skb on every device
+ *          (mb_dev_rx, returning at its first check elsewhere)
  *          -> S skb_copy_datagram_iovec (TCP, ICMP) or sock_recv_length
  *          (UDP, key from the filled buffer): record emitted at S, or at D for
  *          packets no socket will read (TCP without payload, echo requests).
@@ -27,6 +30,7 @@
 #include "lib/wall_clock.h"
 #include "lib/echo_stamp.h"
 #include "lib/ringbuf_wakeup.h"
+#include "lib/tc_act.h"
 
 #define MB_IFF_LOOPBACK 0x8
 #define MB_AF_INET 2
@@ -514,7 +518,9 @@ static __always_inline __u64 mb_rx_time(const struct sk_buff *skb, __u64 now)
 	return t ? t : now;
 }
 
-static __always_inline int mb_dev_rx_do(struct sk_buff *skb, const bool pr)
+/* at_l3_data: skb->data points at the IP header (netif_receive_skb), not at
+ * the link-layer header pushed back for tc. */
+static __always_inline int mb_dev_rx_do(struct sk_buff *skb, const bool at_l3_data, const bool pr)
 {
 	struct net_device *dev = skb->dev;
 	__u32 netns;
@@ -534,7 +540,7 @@ static __always_inline int mb_dev_rx_do(struct sk_buff *skb, const bool pr)
 		__u16 gso;
 		struct mb_flow f = {};
 
-		if (mb_skb_hdr(&h, &avail, &gso, skb, true, pr) && mb_flow_from_hdr(&f, &h, false) &&
+		if (mb_skb_hdr(&h, &avail, &gso, skb, at_l3_data, pr) && mb_flow_from_hdr(&f, &h, false) &&
 		    bpf_map_lookup_elem(&traced_flows, &f) && mb_key_from_hdr(&key, &h, avail, gso)) {
 			__u64 t = mb_rx_time(skb, now);
 
@@ -543,7 +549,7 @@ static __always_inline int mb_dev_rx_do(struct sk_buff *skb, const bool pr)
 		return 0;
 	}
 	mb_count_dev(idx, MB_INGRESS, skb);
-	if (!mb_skb_key(&key, skb, true, pr))
+	if (!mb_skb_key(&key, skb, at_l3_data, pr))
 		return 0;
 	/* Entries from the outer device know their sk_buff, not yet their netns. */
 	struct mb_inflight *v = mb_match(&inflight_ingress, &key, idx, now, skb, 0);
@@ -564,17 +570,30 @@ static __always_inline int mb_dev_rx_do(struct sk_buff *skb, const bool pr)
 	return 0;
 }
 
+/* The ingress device stages where the kernel has tcx: attached by user space
+ * to the traced containers' devices and the outer devices only (tracer.cc),
+ * so the rest of the host's receive path runs no macebpf program. */
+SEC("tc")
+int mb_tc_rx(struct __sk_buff *ctx)
+{
+	/* bpf_rdonly_cast, not bpf_cast_to_kern_ctx: the BPF linker cannot join
+	 * one kfunc extern from two objects (edt.bpf.c has the other). */
+	mb_dev_rx_do(bpf_rdonly_cast(ctx, bpf_core_type_id_kernel(struct sk_buff)), false, false);
+	return TC_ACT_UNSPEC;
+}
+
+/* Without tcx: every device's receive path, returning at the first check. */
 SEC("tp_btf/netif_receive_skb")
 int BPF_PROG(mb_dev_rx, struct sk_buff *skb)
 {
-	return mb_dev_rx_do(skb, false);
+	return mb_dev_rx_do(skb, true, false);
 }
 
 /* The same for kernels without bpf_rdonly_cast (lib/cast.h). */
 SEC("tp_btf/netif_receive_skb")
 int BPF_PROG(mb_dev_rx_pr, struct sk_buff *skb)
 {
-	return mb_dev_rx_do(skb, true);
+	return mb_dev_rx_do(skb, true, true);
 }
 
 static __always_inline int mb_sock_recv_do(const struct sk_buff *skb, int len, const bool pr)

@@ -10,15 +10,14 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <net/if.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <thread>
 
 #include "args.h"
 #include "errors.h"
+#include "in_netns.h"
 #include "macebpf.h"
 #include "macebpf.skel.h"
 #include "tracer.h"
@@ -31,31 +30,6 @@ constexpr int kAttachTcxEgress = 47;  // BPF_TCX_EGRESS (Linux 6.6); libbpf 1.1 
 // behind on the same device is replaced, not doubled.
 constexpr __u32 kClsHandle = 0x6d62;
 constexpr __u32 kClsPriority = 0x6d62;
-
-struct NetnsError {
-  int err = 0;
-  std::string call;
-};
-
-// setns() applies to the calling thread only: run fn on a short-lived thread
-// inside the netns at path. fn returns 0 or a positive errno, naming its call.
-template <typename Fn>
-NetnsError InNetns(const std::string& path, Fn fn) {
-  NetnsError r;
-  std::thread([&] {
-    int ns = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (ns < 0) {
-      r = {errno, "open(" + path + ")"};
-      return;
-    }
-    int ok = setns(ns, CLONE_NEWNET);
-    int err = errno;
-    close(ns);
-    if (ok < 0) r = {err, "setns(" + path + ")"};
-    else r = fn();
-  }).join();
-  return r;
-}
 
 }  // namespace
 

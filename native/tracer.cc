@@ -53,6 +53,7 @@ Napi::Function Tracer::Define(Napi::Env env) {
                          InstanceMethod<&Tracer::LimitState>("limitState"),
                          InstanceMethod<&Tracer::EdtTestRun>("edtTestRun"),
                          InstanceMethod<&Tracer::Features>("features"),
+                         InstanceMethod<&Tracer::RefreshDevices>("refreshDevices"),
                          InstanceMethod<&Tracer::Synth>("synth"),
                      });
 }
@@ -106,6 +107,12 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
     unused.insert(unused.end(), {p->mb_dev_xmit, p->mb_dev_rx, p->mb_sock_recv, p->mb_dev_xmit_pr, p->mb_dev_rx_pr,
                                  p->mb_sock_recv_pr, p->mb_drop});
   }
+  // Ingress device stages on the traced and outer devices only (devices.cc),
+  // where tcx links and the cast kfunc exist; else on every device's
+  // netif_receive_skb.
+  tc_rx_ = tracing && kernel.tcx && kernel.kfunc_cast;
+  if (tc_rx_) unused.insert(unused.end(), {p->mb_dev_rx, p->mb_dev_rx_pr});
+  else unused.push_back(p->mb_tc_rx);
   // Each program that uses the 6.2 cast kfuncs has a probe-read twin (*_pr,
   // bpf/lib/cast.h); exactly one of each pair is loaded.
   if (kernel.kfunc_cast) {
@@ -116,6 +123,7 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
   edt_prog_ = kernel.kfunc_cast ? p->mb_edt : p->mb_edt_pr;
   tcx_ = kernel.tcx;
   features_ = {kernel.kfunc_cast ? "cast:kfunc" : "cast:probe-read", kernel.tcx ? "limit-attach:tcx" : "limit-attach:clsact"};
+  if (tracing) features_.push_back(tc_rx_ ? "device-ingress:tcx" : "device-ingress:netif_receive_skb");
   if (sockets_) {
     features_.push_back(kernel.tcp_sendmsg_tp ? "socket-egress-tcp:tcp_sendmsg_locked" : "socket-egress-tcp:cgroup_skb");
     features_.push_back("socket-egress-udp-icmp:cgroup_skb");
@@ -145,6 +153,7 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
 Tracer::~Tracer() { Destroy(); }
 
 void Tracer::Destroy() {
+  ReleaseAllRx();
   for (auto& [netns, link] : limit_links_) Detach(link);  // before the program goes
   limit_links_.clear();
   while (!cgroup_links_.empty()) DetachCgroup(cgroup_links_.begin()->first);
@@ -218,35 +227,66 @@ Napi::Value Tracer::SetOuter(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t netns = U32Arg(info, 0, "netns");
   uint32_t ifindex = U32Arg(info, 1, "ifindex");
+  std::string path = StringArg(info, 2, "netnsPath");
   if (!ifindex) throw Napi::RangeError::New(env, "ifindex 0 is no device");
-  UpdateNetns(env, netns, [&](struct mb_netns& ns) {
-    for (auto& slot : ns.outer) {
-      if (slot == ifindex) return;
-    }
-    for (auto& slot : ns.outer) {
-      if (!slot) {
-        slot = ifindex;
-        return;
+  Skel(env);
+  if (tc_rx_) {
+    NetnsError r = AttachRx(netns, path, ifindex, kRoleOuter);
+    if (r.err) ThrowLibbpf(env, r.call, r.err);
+  }
+  try {
+    UpdateNetns(env, netns, [&](struct mb_netns& ns) {
+      for (auto& slot : ns.outer) {
+        if (slot == ifindex) return;
       }
-    }
-    throw Napi::RangeError::New(env, "netns " + std::to_string(netns) + " already has " + std::to_string(MB_MAX_OUTER) +
-                                         " outer devices: at most that many per netns");
-  });
+      for (auto& slot : ns.outer) {
+        if (!slot) {
+          slot = ifindex;
+          return;
+        }
+      }
+      throw Napi::RangeError::New(env, "netns " + std::to_string(netns) + " already has " +
+                                           std::to_string(MB_MAX_OUTER) + " outer devices: at most that many per netns");
+    });
+  } catch (...) {
+    ReleaseRx(netns, kRoleOuter, ifindex);
+    throw;
+  }
   return env.Undefined();
 }
 
-// trace(netns, index[, cgroupPath]): the cgroup, where the container has
-// one, gets the egress socket-stage program (cgroup_skb/egress).
+// trace(netns, index, netnsPath[, cgroupPath]): the netns's devices get the
+// ingress device stage where it is a tcx link (devices.cc); the cgroup, where
+// the container has one, the egress socket-stage program (cgroup_skb/egress).
 Napi::Value Tracer::Trace(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto* s = Skel(env);
+  Skel(env);
   uint32_t netns = U32Arg(info, 0, "netns");
   uint32_t index = U32Arg(info, 1, "index");
   if (index == 0 || index >= MB_MAX_CONTAINERS) {
     throw Napi::RangeError::New(env, "container index " + std::to_string(index) + " is out of range 1.." +
                                          std::to_string(MB_MAX_CONTAINERS - 1));
   }
-  std::string cgroup = info.Length() > 2 && info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
+  std::string path = StringArg(info, 2, "netnsPath");
+  std::string cgroup = info.Length() > 3 && info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "";
+  if (tc_rx_) {
+    NetnsError r = AttachRx(netns, path, 0, kRoleContainer);
+    if (r.err) ThrowLibbpf(env, r.call, r.err);
+    traced_paths_[netns] = path;
+  }
+  try {
+    AttachCgroup(env, netns, cgroup);
+  } catch (...) {
+    ReleaseRx(netns, kRoleContainer, 0);
+    traced_paths_.erase(netns);
+    throw;
+  }
+  UpdateNetns(env, netns, [&](struct mb_netns& ns) { ns.container = static_cast<__u16>(index); });
+  return env.Undefined();
+}
+
+void Tracer::AttachCgroup(Napi::Env env, uint32_t netns, const std::string& cgroup) {
+  auto* s = Skel(env);
   if (sockets_ && !cgroup.empty() && !cgroup_links_.count(netns)) {
     int fd = open(cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) ThrowLibbpf(env, "open(cgroup " + cgroup + ")", -errno);
@@ -275,8 +315,6 @@ Napi::Value Tracer::Trace(const Napi::CallbackInfo& info) {
     }
     cgroup_links_[netns] = cl;
   }
-  UpdateNetns(env, netns, [&](struct mb_netns& ns) { ns.container = static_cast<__u16>(index); });
-  return env.Undefined();
 }
 
 void Tracer::DetachCgroup(uint32_t netns) {
@@ -292,6 +330,8 @@ Napi::Value Tracer::Untrace(const Napi::CallbackInfo& info) {
   uint32_t netns = U32Arg(info, 0, "netns");
   UpdateNetns(env, netns, [](struct mb_netns& ns) { ns.container = 0; });
   DetachCgroup(netns);
+  ReleaseRx(netns, kRoleContainer, 0);
+  traced_paths_.erase(netns);
   return env.Undefined();
 }
 
@@ -333,6 +373,7 @@ Napi::Value Tracer::Drain(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (skel_) macebpf__detach(skel_);  // no new records; limits and maps stay
   while (!cgroup_links_.empty()) DetachCgroup(cgroup_links_.begin()->first);
+  ReleaseAllRx();
   if (!poller_) {
     auto d = Napi::Promise::Deferred::New(env);
     d.Resolve(env.Undefined());

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "in_netns.h"
 #include "poller.h"
 
 struct macebpf;
@@ -48,6 +49,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value LimitState(const Napi::CallbackInfo& info);
   Napi::Value EdtTestRun(const Napi::CallbackInfo& info);
   Napi::Value Features(const Napi::CallbackInfo& info);
+  // Ingress device stages as tcx links (devices.cc)
+  Napi::Value RefreshDevices(const Napi::CallbackInfo& info);
   // The synthetic record producer (synth.cc), loaded with { synth: true }
   Napi::Value Synth(const Napi::CallbackInfo& info);
 
@@ -73,8 +76,23 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     struct bpf_link* link = nullptr;
     uint64_t id = 0;  // cgroup id (the cgroup2 directory's inode)
   };
+  void AttachCgroup(Napi::Env env, uint32_t netns, const std::string& cgroup);  // "": none
   void DetachCgroup(uint32_t netns);
   std::map<uint32_t, CgroupLink> cgroup_links_;  // netns inode -> attachment
+  // mb_tc_rx on one device (devices.cc): a tcx link, and why it is there.
+  static constexpr uint8_t kRoleContainer = 1, kRoleOuter = 2;
+  struct DevLink {
+    int fd = -1;
+    uint8_t roles = 0;
+  };
+  // Attaches to ifindex in the netns at path (0: each of its non-loopback
+  // devices, and a device that went loses the role); adds role.
+  NetnsError AttachRx(uint32_t netns, const std::string& path, unsigned ifindex, uint8_t role);
+  void ReleaseRx(uint32_t netns, uint8_t role, unsigned ifindex);  // ifindex 0: all of netns
+  void ReleaseAllRx();
+  std::map<std::pair<uint32_t, unsigned>, DevLink> dev_links_;  // (netns inode, ifindex)
+  std::map<uint32_t, std::string> traced_paths_;               // traced netns inode -> nsfs path
+  bool tc_rx_ = false;  // ingress device stages as tcx links, else the netif_receive_skb tracepoint
   bool sockets_ = false;
   bpf_program* edt_prog_ = nullptr;             // mb_edt or mb_edt_pr
   bool tcx_ = false;

@@ -54,9 +54,12 @@ export interface SynthOutcome {
 export type KernelFeature = 'kfunc' | 'tcx' | 'tcp-sendmsg-tp';
 
 export interface NativeTracer {
-  setOuter(netns: number, ifindex: number): void;
-  /** cgroup: the container's cgroup2 directory, which gets the egress socket-stage program */
-  trace(netns: number, index: number, cgroup?: string): void;
+  /** netnsPath: an nsfs file of netns, where the device gets the ingress stage as a tcx link ("device-ingress:tcx"). */
+  setOuter(netns: number, ifindex: number, netnsPath: string): void;
+  /** netnsPath as for setOuter, for the netns's devices; cgroup: the container's cgroup2 directory, which gets the egress socket-stage program */
+  trace(netns: number, index: number, netnsPath: string, cgroup?: string): void;
+  /** Attaches the ingress stage to devices that appeared in traced netns since, lets go of those that went; returns the device links held. */
+  refreshDevices(): number;
   untrace(netns: number): void;
   /** One struct mb_counters summed over CPUs. */
   counters(index: number): ArrayBuffer;

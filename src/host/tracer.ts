@@ -21,6 +21,9 @@ export interface TracerEvents {
 
 type State = 'open' | 'closing' | 'closed';
 
+/** How often a traced netns's devices are re-listed for the ingress stage's tcx links (a device added after trace()). */
+const DEVICE_REFRESH_MS = 1000;
+
 export class Tracer extends EventEmitter<TracerEvents> {
   private native: NativeTracer | undefined;
   private state: State = 'open';
@@ -28,6 +31,7 @@ export class Tracer extends EventEmitter<TracerEvents> {
   private readonly clock = new WallClock();
   private readonly indexOf = new Map<number, number>(); // netns inode -> container index
   private readonly finalCounters = new Map<number, ContainerCounters>();
+  private readonly deviceRefresh: NodeJS.Timeout | undefined;
   readonly sockets: boolean;
 
   constructor(opts: TracerOptions = {}) {
@@ -37,17 +41,24 @@ export class Tracer extends EventEmitter<TracerEvents> {
     this.features = this.native.features();
     this.sockets = opts.tracing !== false && opts.sockets !== false;
     if (opts.tracing !== false) this.native.onEvents((batch) => this.emit('batch', decodeRecords(batch), this.clock.offsetNs()));
+    if (this.features.includes('device-ingress:tcx')) {
+      this.deviceRefresh = setInterval(() => {
+        if (this.state === 'open' && this.indexOf.size > 0) this.native?.refreshDevices();
+      }, DEVICE_REFRESH_MS).unref();
+    }
   }
 
   /**
    * What this kernel gave the tracer (chosen before load, docs/kernels.md):
    * "cast:kfunc" or "cast:probe-read", "limit-attach:tcx" or
-   * "limit-attach:clsact", "socket-stage:syscall-tracepoints" when traced.
+   * "limit-attach:clsact", "device-ingress:tcx" (the traced containers' and
+   * outer devices only) or "device-ingress:netif_receive_skb" (every
+   * device), and the socket stage's hooks when tracing.
    */
   readonly features: readonly string[];
 
   addOuter(dev: OuterDevice): void {
-    this.live().setOuter(dev.netns.inode, dev.ifindex);
+    this.live().setOuter(dev.netns.inode, dev.ifindex, dev.netns.path);
   }
 
   /** Starts tracing a netns; returns its kernel container index (the same one if already traced). */
@@ -61,7 +72,7 @@ export class Tracer extends EventEmitter<TracerEvents> {
     if (index >= maxContainers) {
       throw new Error(`cannot trace ${netns.label}: already tracing ${maxContainers - 1} containers; untrace one first`);
     }
-    this.live().trace(netns.inode, index, netns.cgroup);
+    this.live().trace(netns.inode, index, netns.path, netns.cgroup);
     this.indexOf.set(netns.inode, index);
     return index;
   }
@@ -128,6 +139,7 @@ export class Tracer extends EventEmitter<TracerEvents> {
       const native = this.native;
       if (!native) return;
       this.state = 'closing';
+      clearInterval(this.deviceRefresh);
       try {
         await native.drain();
         for (const index of [0, ...this.indexOf.values()]) this.finalCounters.set(index, decodeCounters(native.counters(index)));

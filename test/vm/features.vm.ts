@@ -50,6 +50,7 @@ describe.skipIf(skipUnlessRoot)('kernel features and fallbacks', () => {
       const expected = [
         hasCastKfuncs() ? 'cast:kfunc' : 'cast:probe-read',
         hasTcx() ? 'limit-attach:tcx' : 'limit-attach:clsact',
+        hasTcx() && hasCastKfuncs() ? 'device-ingress:tcx' : 'device-ingress:netif_receive_skb',
         hasTcpSendmsgTp() ? 'socket-egress-tcp:tcp_sendmsg_locked' : 'socket-egress-tcp:cgroup_skb',
         'socket-egress-udp-icmp:cgroup_skb',
         hasSockRecvLength() ? 'socket-ingress-udp:sock_recv_length' : 'socket-ingress-udp:none',
@@ -69,11 +70,13 @@ describe.skipIf(skipUnlessRoot)('kernel features and fallbacks', () => {
 
   // Every path a kernel of the matrix takes: kfunc casts (6.2+) and probe
   // reads (all); TCP's egress S from tcp_sendmsg_locked (after 6.12) and from the
-  // cgroup program (all).
+  // cgroup program (all); ingress device stages as tcx links (6.6+ with the
+  // kfuncs) and on netif_receive_skb (all).
   const paths: { label: string; disable: KernelFeature[]; runs: () => boolean }[] = [
     { label: 'kfunc casts', disable: [], runs: hasCastKfuncs },
     { label: 'probe reads', disable: ['kfunc'], runs: () => true },
     { label: 'TCP egress S at IP output', disable: ['tcp-sendmsg-tp'], runs: hasTcpSendmsgTp },
+    { label: 'ingress device stages on netif_receive_skb', disable: ['tcx'], runs: () => hasTcx() && hasCastKfuncs() },
   ];
   // Only the paths this kernel takes: a path it cannot take is no test here (not a skip).
   for (const path of paths.filter((p) => p.runs())) {
