@@ -3,7 +3,8 @@
 // while c1 pings the target back to back. Side by side, interleaved:
 // macebpf (all stages), macebpf without the socket stage, macebpf whose BPF
 // side never forces a ring-buffer wake-up (how much the per-batch wake-ups
-// cost), and the bpftrace peer (bench/bpftrace.ts), measured the same way.
+// cost), macebpf with the ingress device stages on every device's
+// netif_receive_skb (the fallback without tcx), and the bpftrace peer (bench/bpftrace.ts), measured the same way.
 //
 // Attribution: the syscall hooks (and, much less, the device hooks) also fire
 // for everything else on the machine. Each repetition therefore has a ping
@@ -15,14 +16,23 @@ import { bpftraceScript, startBpftrace, type BpftraceRun } from './bpftrace';
 import { aborted, log, sleep, startTracing, type BenchContext, type Tracing } from './context';
 import { pingQuiet } from './ping';
 import { spread, sum, type Spread } from './stats';
+import type { TracerOptions } from '../src/host/tracer';
 
 /** Where the ingress device stages run with tcx (docs/measurement.md): c1's device and the outer device only. */
 const TCX_INGRESS = 'tcx ingress (c1 and outer devices)';
 
-export type CostCondition = 'macebpf' | 'macebpf-no-sockets' | 'macebpf-lazy-wakeup' | 'bpftrace';
+export type CostCondition = 'macebpf' | 'macebpf-no-sockets' | 'macebpf-lazy-wakeup' | 'macebpf-rx-tracepoint' | 'bpftrace';
 
 /** wakeupRecords for 'macebpf-lazy-wakeup': the BPF side never forces a wake-up; the poller's 50 ms drain collects. */
 export const LAZY_WAKEUP_RECORDS = 65536;
+
+/** Tracer options of the macebpf conditions: rx-tracepoint takes the ingress device stages' fallback (netif_receive_skb on every device) on this kernel. */
+const CONDITION_OPTIONS: Record<Exclude<CostCondition, 'bpftrace'>, TracerOptions> = {
+  macebpf: {},
+  'macebpf-no-sockets': { sockets: false },
+  'macebpf-lazy-wakeup': { wakeupRecords: LAZY_WAKEUP_RECORDS },
+  'macebpf-rx-tracepoint': { disable: ['tcx'] },
+};
 
 /** The hook each macebpf program is attached to (tp_btf, tcx, cgroup; bpftool does not say). */
 const MB_TRACEPOINT: Record<string, string> = {
@@ -189,7 +199,7 @@ export async function runCost(ctx: BenchContext): Promise<CostResult> {
   log(`cost: kernel.bpf_stats_enabled 0→1 (was ${stats.previous}); ${reps} reps × ${pings} back-to-back pings per condition`);
   try {
     for (let rep = 0; rep < reps; rep++) {
-      const order: CostCondition[] = ['macebpf', 'macebpf-no-sockets', 'macebpf-lazy-wakeup', 'bpftrace'];
+      const order: CostCondition[] = ['macebpf', 'macebpf-no-sockets', 'macebpf-lazy-wakeup', 'macebpf-rx-tracepoint', 'bpftrace'];
       if (rep % 2 === 1) order.reverse();
       for (const condition of order) {
         if (condition === 'bpftrace' && bpftraceError !== undefined) continue;
@@ -212,10 +222,7 @@ export async function runCost(ctx: BenchContext): Promise<CostResult> {
             tps = bt.tracepoints;
             keys = bt.tracepoints.map((tp, k) => `${tp} (${BT_ROLES[k] ?? `probe ${k + 1}`})`);
           } else {
-            tracing = await startTracing(
-              ctx,
-              condition === 'macebpf-lazy-wakeup' ? { wakeupRecords: LAZY_WAKEUP_RECORDS } : { sockets: condition !== 'macebpf-no-sockets' },
-            );
+            tracing = await startTracing(ctx, CONDITION_OPTIONS[condition]);
             const all = await progStats();
             ids = tracing.progIds;
             keys = ids.map((id) => all.get(id)?.name ?? String(id));
@@ -246,7 +253,7 @@ export async function runCost(ctx: BenchContext): Promise<CostResult> {
     stats.restore();
     log(`cost: kernel.bpf_stats_enabled restored to ${stats.previous}`);
   }
-  const conds: CostCondition[] = ['macebpf', 'macebpf-no-sockets', 'macebpf-lazy-wakeup', 'bpftrace'];
+  const conds: CostCondition[] = ['macebpf', 'macebpf-no-sockets', 'macebpf-lazy-wakeup', 'macebpf-rx-tracepoint', 'bpftrace'];
   const summary = conds.filter((c) => out.some((r) => r.condition === c)).map((c) => summarizeCondition(c, out));
   const by = (c: CostCondition): CostCondSummary | undefined => summary.find((s) => s.condition === c);
   const mb = by('macebpf');

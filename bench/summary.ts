@@ -221,6 +221,13 @@ function costSection(o: SectionOutcome<CostResult>): string[] {
   }
   const lazy = costCond(c, 'macebpf-lazy-wakeup');
   const mb = costCond(c, 'macebpf');
+  const rxTp = costCond(c, 'macebpf-rx-tracepoint');
+  if (rxTp && mb) {
+    out.push(
+      '',
+      `Ingress device stages: as tcx links on c1's and the outer device only a round trip costs ${fmt(mb.nsPerRoundTrip.median, 0)} ns; on \`netif_receive_skb\` of every device (the fallback without tcx) ${fmt(rxTp.nsPerRoundTrip.median, 0)} ns (${signed(mb.nsPerRoundTrip.median - rxTp.nsPerRoundTrip.median, 0)} ns with tcx).`,
+    );
+  }
   if (lazy && mb) {
     out.push(
       '',

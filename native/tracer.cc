@@ -270,15 +270,13 @@ Napi::Value Tracer::Trace(const Napi::CallbackInfo& info) {
   std::string path = StringArg(info, 2, "netnsPath");
   std::string cgroup = info.Length() > 3 && info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "";
   if (tc_rx_) {
-    NetnsError r = AttachRx(netns, path, 0, kRoleContainer);
+    NetnsError r = TraceDevices(netns, path);
     if (r.err) ThrowLibbpf(env, r.call, r.err);
-    traced_paths_[netns] = path;
   }
   try {
     AttachCgroup(env, netns, cgroup);
   } catch (...) {
-    ReleaseRx(netns, kRoleContainer, 0);
-    traced_paths_.erase(netns);
+    UntraceDevices(netns);
     throw;
   }
   UpdateNetns(env, netns, [&](struct mb_netns& ns) { ns.container = static_cast<__u16>(index); });
@@ -330,8 +328,7 @@ Napi::Value Tracer::Untrace(const Napi::CallbackInfo& info) {
   uint32_t netns = U32Arg(info, 0, "netns");
   UpdateNetns(env, netns, [](struct mb_netns& ns) { ns.container = 0; });
   DetachCgroup(netns);
-  ReleaseRx(netns, kRoleContainer, 0);
-  traced_paths_.erase(netns);
+  UntraceDevices(netns);
   return env.Undefined();
 }
 
