@@ -7,7 +7,8 @@
 # Artifacts per kernel in build-vm/out/<series>/: console.log (guest console),
 # job.log (test output), results.json (vitest), summary.txt.
 #   suite full:    test/integration (the root suite) + test/vm (kernel matrix)
-#   suite focused: load, features, traced ping per path, limits with fq (what CI runs)
+#   suite focused: load, features, traced ping per path, where the ingress
+#                  device stages run, limits with fq (what CI runs)
 # The host tree must be built (npm run build): the guest runs the host's
 # CO-RE object and addon unchanged.
 set -euo pipefail
@@ -25,7 +26,7 @@ done
 [ "$kernels" = all ] && kernels="6.1 6.12"
 case $suite in
   full) files="test/integration test/vm" ;;
-  focused) files="test/vm/features.vm.ts test/vm/edt-fq.vm.ts" ;;
+  focused) files="test/vm/features.vm.ts test/vm/edt-fq.vm.ts test/integration/device-stages.test.ts" ;;
   test/*) files=$suite ;;  # test files or directories, for a part of the suite
   *) echo "vm/run.sh: unknown suite '$suite'; use full, focused or test paths" >&2; exit 2 ;;
 esac
