@@ -91,14 +91,10 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   void ReleaseRx(uint32_t netns, uint8_t role, unsigned ifindex);  // ifindex 0: all of netns
   void ReleaseAllRx();
   std::map<std::pair<uint32_t, unsigned>, DevLink> dev_links_;  // (netns inode, ifindex)
-  // A traced netns's devices get the stage, and again when its links change.
-  struct TracedNetns {
-    std::string path;     // nsfs file, to enter it for a re-listing
-    int link_watch = -1;  // netlink socket of that netns, RTMGRP_LINK
-  };
+  // A traced netns's devices get the stage, and again at each refresh.
   NetnsError TraceDevices(uint32_t netns, const std::string& path);
   void UntraceDevices(uint32_t netns);
-  std::map<uint32_t, TracedNetns> traced_netns_;  // by netns inode
+  std::map<uint32_t, std::string> traced_netns_;  // netns inode -> nsfs path, to enter it
   bool tc_rx_ = false;  // ingress device stages as tcx links, else the netif_receive_skb tracepoint
   bool sockets_ = false;
   bpf_program* edt_prog_ = nullptr;             // mb_edt or mb_edt_pr

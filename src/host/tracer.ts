@@ -21,7 +21,7 @@ export interface TracerEvents {
 
 type State = 'open' | 'closing' | 'closed';
 
-/** How often the traced netns's link changes are checked, to give a device added after trace() the ingress stage's tcx link. */
+/** How often each traced netns's devices are listed again, to give a device added after trace() the ingress stage's tcx link. */
 const DEVICE_REFRESH_MS = 1000;
 
 export class Tracer extends EventEmitter<TracerEvents> {

@@ -126,6 +126,35 @@ describe.skipIf(skipUnlessRoot)('ingress device stages: where they run (root, re
     }
   });
 
+  it('a traced netns that is deleted goes, devices and all: the tracer holds nothing inside it', async () => {
+    const gone = `${lab.containers[0].name}-gone`;
+    const peerNs = `${lab.containers[0].name}-peer`;
+    await run('ip', ['netns', 'add', gone]);
+    await run('ip', ['netns', 'add', peerNs]);
+    const t = new Tracing({});
+    try {
+      await run('ip', ['link', 'add', 'mbg0', 'netns', gone, 'type', 'veth', 'peer', 'name', 'mbg1', 'netns', peerNs]);
+      await ipn(gone, ['link', 'set', 'mbg0', 'up']);
+      t.trace(resolveNetns(gone));
+      await new Promise((r) => setTimeout(r, deadlineMs(1500))); // a refresh while it exists
+      await run('ip', ['netns', 'del', gone]);
+      // The veth pair goes with its netns: the peer's end disappears too.
+      const end = Date.now() + deadlineMs(10_000);
+      let links = '';
+      for (;;) {
+        links = (await ipn(peerNs, ['-o', 'link', 'show'])).stdout;
+        if (!links.includes('mbg1') || Date.now() > end) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await new Promise((r) => setTimeout(r, deadlineMs(1500))); // a refresh after: the missing path is no error
+      expect(links).not.toContain('mbg1');
+    } finally {
+      await t.close();
+      await run('ip', ['netns', 'del', gone]).catch(() => undefined);
+      await run('ip', ['netns', 'del', peerNs]).catch(() => undefined);
+    }
+  });
+
   it('without tcx: the netif_receive_skb path records ingress through both device stages', async () => {
     const t = new Tracing({ disable: ['tcx'] });
     const got: RecordColumns[] = [];
