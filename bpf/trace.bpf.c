@@ -571,7 +571,7 @@ static __always_inline int mb_dev_rx_do(struct sk_buff *skb, const bool at_l3_da
 }
 
 /* The ingress device stages where the kernel has tcx: attached by user space
- * to the traced containers' devices and the outer devices only (tracer.cc),
+ * to the traced containers' devices and the outer devices only (devices.cc),
  * so the rest of the host's receive path runs no macebpf program. */
 SEC("tc")
 int mb_tc_rx(struct __sk_buff *ctx)
