@@ -4,7 +4,8 @@
 // macebpf (all stages), macebpf without the socket stage, macebpf whose BPF
 // side never forces a ring-buffer wake-up (how much the per-batch wake-ups
 // cost), macebpf with the ingress device stages on every device's
-// netif_receive_skb (the fallback without tcx), and the bpftrace peer (bench/bpftrace.ts), measured the same way.
+// netif_receive_skb (the fallback without tcx), and the bpftrace peer
+// (bench/bpftrace.ts), measured the same way.
 //
 // Attribution: the syscall hooks (and, much less, the device hooks) also fire
 // for everything else on the machine. Each repetition therefore has a ping
@@ -22,6 +23,8 @@ import type { TracerOptions } from '../src/host/tracer';
 const TCX_INGRESS = 'tcx ingress (c1 and outer devices)';
 
 export type CostCondition = 'macebpf' | 'macebpf-no-sockets' | 'macebpf-lazy-wakeup' | 'macebpf-rx-tracepoint' | 'bpftrace';
+/** The conditions in report order; each repetition runs them in this order or reversed. */
+const CONDITIONS: readonly CostCondition[] = ['macebpf', 'macebpf-no-sockets', 'macebpf-lazy-wakeup', 'macebpf-rx-tracepoint', 'bpftrace'];
 
 /** wakeupRecords for 'macebpf-lazy-wakeup': the BPF side never forces a wake-up; the poller's 50 ms drain collects. */
 export const LAZY_WAKEUP_RECORDS = 65536;
@@ -199,8 +202,7 @@ export async function runCost(ctx: BenchContext): Promise<CostResult> {
   log(`cost: kernel.bpf_stats_enabled 0→1 (was ${stats.previous}); ${reps} reps × ${pings} back-to-back pings per condition`);
   try {
     for (let rep = 0; rep < reps; rep++) {
-      const order: CostCondition[] = ['macebpf', 'macebpf-no-sockets', 'macebpf-lazy-wakeup', 'macebpf-rx-tracepoint', 'bpftrace'];
-      if (rep % 2 === 1) order.reverse();
+      const order = rep % 2 === 1 ? [...CONDITIONS].reverse() : CONDITIONS;
       for (const condition of order) {
         if (condition === 'bpftrace' && bpftraceError !== undefined) continue;
         let tracing: Tracing | undefined;
@@ -253,8 +255,7 @@ export async function runCost(ctx: BenchContext): Promise<CostResult> {
     stats.restore();
     log(`cost: kernel.bpf_stats_enabled restored to ${stats.previous}`);
   }
-  const conds: CostCondition[] = ['macebpf', 'macebpf-no-sockets', 'macebpf-lazy-wakeup', 'macebpf-rx-tracepoint', 'bpftrace'];
-  const summary = conds.filter((c) => out.some((r) => r.condition === c)).map((c) => summarizeCondition(c, out));
+  const summary = CONDITIONS.filter((c) => out.some((r) => r.condition === c)).map((c) => summarizeCondition(c, out));
   const by = (c: CostCondition): CostCondSummary | undefined => summary.find((s) => s.condition === c);
   const mb = by('macebpf');
   const mbn = by('macebpf-no-sockets');

@@ -70,6 +70,7 @@ NetnsError Tracer::AttachRx(uint32_t netns, const std::string& path, unsigned if
   int prog = bpf_program__fd(skel_->progs.mb_tc_rx);
   std::vector<unsigned> devs;
   std::vector<std::pair<unsigned, int>> made;  // ifindex, link fd
+  // The JS thread waits in InNetns meanwhile: the netns thread may read dev_links_.
   NetnsError r = InNetns(path, [&]() -> NetnsError {
     if (ifindex) devs.push_back(ifindex);
     else if (NetnsError e = ListDevices(devs); e.err) return e;
@@ -87,18 +88,20 @@ NetnsError Tracer::AttachRx(uint32_t netns, const std::string& path, unsigned if
     return r;
   }
   for (auto [i, fd] : made) dev_links_[{netns, i}] = DevLink{fd, 0};
-  for (auto& [key, link] : dev_links_) {
-    if (key.first == netns && std::find(devs.begin(), devs.end(), key.second) != devs.end()) link.roles |= role;
-  }
-  if (role == kRoleContainer) {  // a device that went keeps no container role
-    std::vector<unsigned> gone;
-    for (auto& [key, link] : dev_links_) {
-      if (key.first == netns && (link.roles & kRoleContainer) &&
-          std::find(devs.begin(), devs.end(), key.second) == devs.end()) {
-        gone.push_back(key.second);
-      }
+  // Listed devices get the role; after a whole listing, a device that went
+  // loses it, and a link left with no role goes.
+  for (auto it = dev_links_.begin(); it != dev_links_.end();) {
+    auto& [key, link] = *it;
+    if (key.first == netns) {
+      if (std::find(devs.begin(), devs.end(), key.second) != devs.end()) link.roles |= role;
+      else if (!ifindex) link.roles &= ~role;
     }
-    for (unsigned i : gone) ReleaseRx(netns, kRoleContainer, i);
+    if (link.roles) {
+      ++it;
+      continue;
+    }
+    close(link.fd);
+    it = dev_links_.erase(it);
   }
   return {};
 }
@@ -122,14 +125,13 @@ void Tracer::ReleaseAllRx() {
   dev_links_.clear();
 }
 
-// refreshDevices(): returns how many device links are attached afterwards.
 Napi::Value Tracer::RefreshDevices(const Napi::CallbackInfo& info) {
   Skel(info.Env());
   for (const auto& [netns, path] : traced_netns_) {
     // A netns that is gone (its container ended) has no devices left.
     if (AttachRx(netns, path, 0, kRoleContainer).err) ReleaseRx(netns, kRoleContainer, 0);
   }
-  return Napi::Number::New(info.Env(), static_cast<double>(dev_links_.size()));
+  return info.Env().Undefined();
 }
 
 }  // namespace mb

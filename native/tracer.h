@@ -86,7 +86,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
     uint8_t roles = 0;
   };
   // Attaches to ifindex in the netns at path (0: each of its non-loopback
-  // devices, and a device that went loses the role); adds role.
+  // devices, and a device that went loses the role); adds role. A link with
+  // no role left is closed, here and in ReleaseRx.
   NetnsError AttachRx(uint32_t netns, const std::string& path, unsigned ifindex, uint8_t role);
   void ReleaseRx(uint32_t netns, uint8_t role, unsigned ifindex);  // ifindex 0: all of netns
   void ReleaseAllRx();

@@ -58,8 +58,8 @@ export interface NativeTracer {
   setOuter(netns: number, ifindex: number, netnsPath: string): void;
   /** netnsPath as for setOuter, for the netns's devices; cgroup: the container's cgroup2 directory, which gets the egress socket-stage program */
   trace(netns: number, index: number, netnsPath: string, cgroup?: string): void;
-  /** Attaches the ingress stage to devices that appeared in traced netns since, lets go of those that went; returns the device links held. */
-  refreshDevices(): number;
+  /** Attaches the ingress stage to devices that appeared in traced netns since, lets go of those that went. */
+  refreshDevices(): void;
   untrace(netns: number): void;
   /** One struct mb_counters summed over CPUs. */
   counters(index: number): ArrayBuffer;

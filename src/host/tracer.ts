@@ -42,9 +42,8 @@ export class Tracer extends EventEmitter<TracerEvents> {
     this.sockets = opts.tracing !== false && opts.sockets !== false;
     if (opts.tracing !== false) this.native.onEvents((batch) => this.emit('batch', decodeRecords(batch), this.clock.offsetNs()));
     if (this.features.includes('device-ingress:tcx')) {
-      this.deviceRefresh = setInterval(() => {
-        if (this.state === 'open' && this.indexOf.size > 0) this.native?.refreshDevices();
-      }, DEVICE_REFRESH_MS).unref();
+      // Cleared when closing starts, so it runs only on an open tracer.
+      this.deviceRefresh = setInterval(() => this.native?.refreshDevices(), DEVICE_REFRESH_MS).unref();
     }
   }
 

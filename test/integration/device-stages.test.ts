@@ -4,7 +4,7 @@
 // added to a traced netns later is found; untrace lets go; without tcx the
 // netif_receive_skb tracepoint path still records both device stages.
 // Root only; with CI=true it must run. The tcx tests exist on kernels with
-// tcx and the cast kfuncs (by version: test/vm/kernel.ts), the fallback test
+// tcx and the cast kfuncs (by version: test/support/kernel.ts), the fallback test
 // on all; the matrix runs this file in its guests.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INGRESS, type RecordColumns } from '../../src/core/records';
@@ -16,7 +16,7 @@ import { labDown, labUp, reapLabs, type Lab } from '../../src/lab/topology';
 import { killAllTraffic, ping } from '../../src/lab/traffic';
 import { isRoot, skipUnlessRoot } from '../support/root';
 import { deadlineMs } from '../support/timing';
-import { hasCastKfuncs, hasTcx } from '../vm/kernel';
+import { hasCastKfuncs, hasTcx } from '../support/kernel';
 
 const PINGS = 100;
 // ARP/ND and the like that may arrive on the same devices meanwhile.

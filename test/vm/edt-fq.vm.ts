@@ -15,7 +15,7 @@ import { run } from '../../src/lab/exec';
 import { labDown, labUp, reapLabs, type Lab } from '../../src/lab/topology';
 import { iperfClient, killAllTraffic, startIperfServer, type IperfServer } from '../../src/lab/traffic';
 import { isRoot, skipUnlessRoot } from '../support/root';
-import { hasTcx } from './kernel';
+import { hasTcx } from '../support/kernel';
 
 const RATE_BITS = 50e6; // well below what TCG moves unlimited, so the limit binds
 const UDP_RATE_BITS = 20e6; // an iperf3 UDP sender under TCG manages ~45 Mbit/s: flood at 3x this

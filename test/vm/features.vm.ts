@@ -13,7 +13,7 @@ import { EGRESS, INGRESS, type RecordColumns } from '../../src/core/records';
 import { labDown, labUp, reapLabs, type Lab } from '../../src/lab/topology';
 import { iperfClient, killAllTraffic, ping, startIperfServer, type IperfServer } from '../../src/lab/traffic';
 import { isRoot, skipUnlessRoot } from '../support/root';
-import { hasCastKfuncs, hasSockRecvLength, hasTcpSendmsgTp, hasTcx } from './kernel';
+import { hasCastKfuncs, hasSockRecvLength, hasTcpSendmsgTp, hasTcx } from '../support/kernel';
 
 interface Prog {
   id: number;
