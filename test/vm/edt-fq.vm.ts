@@ -111,7 +111,10 @@ describe.skipIf(skipUnlessRoot)('EDT pacing with fq', () => {
       expect(state.delayed).toBeGreaterThan(0);
       expect(wireRatio).toBeGreaterThanOrEqual(0.95);
       expect(wireRatio).toBeLessThanOrEqual(1.02);
-      expect(goodputRatio).toBeGreaterThanOrEqual(0.93);
+      // No separate goodput floor: goodput is the wire ratio divided by a
+      // constant, so a floor of 0.93 demanded wire ≥ 0.972, stricter than the
+      // issue's 0.95, and under TCG 6.1 measured 0.925-0.939 run to run with
+      // the EDT program passing 0.97 of the limit.
     });
   }
 
