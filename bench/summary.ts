@@ -7,7 +7,7 @@ import { LAZY_WAKEUP_RECORDS, type CostCondSummary, type CostResult } from './co
 import type { EdtResult, NeighbourCondition, NeighbourModeSummary } from './edt';
 import type { PerturbationResult } from './perturbation';
 import type { PipelineResult, SynthScenario } from './pipeline';
-import type { TaxResult } from './tax';
+import type { OuterUntraced, TaxResult } from './tax';
 import type { ServerGoal, ServerResult } from './server';
 import { fmt, fmtSpread, type Spread } from './stats';
 
@@ -132,11 +132,21 @@ function headline(r: AllResults): string[] {
         `macebpf's BPF time ${pct(tx.untracedTcp.bpfCpuShare, 2)} of the busy CPU during a traced transfer`,
       'goal ≥ 97 %: the CPU share is the tax tracing can take from a CPU-bound flow',
     ]);
+    const byProg = (o: OuterUntraced): string =>
+      Object.entries(o.byProgram).map(([n, ns]) => `${n} ${fmt(ns, 0)}`).join(', ');
     rows.push([
-      `Untraced container's packets through the outer device (${tx.outerUntraced.packets} ping packets)`,
-      `${fmt(tx.outerUntraced.bpfNsPerPacket, 0)} BPF ns per packet (all hooks crossed)`,
+      `Untraced container's packets through the outer device (${tx.outerUntraced.packets} ping packets; c1 traced, sending nothing)`,
+      `${fmt(tx.outerUntraced.bpfNsPerPacket, 0)} BPF ns per packet (all hooks crossed: ${byProg(tx.outerUntraced)})`,
       `map writes: ${tx.outerUntraced.entriesCreated} entries, ${tx.outerUntraced.unmatchedCounted} unmatched counted, traced container's counters ${tx.outerUntraced.tracedCounterChanges ? 'changed' : 'unchanged'}`,
     ]);
+    if (tx.outerUntracedBeside) {
+      const b = tx.outerUntracedBeside;
+      rows.push([
+        `… while the traced c1 pings every 0.2 s (${b.packets} packets of c2; c1's ${b.tracedRoundTrips} round trips included)`,
+        `${fmt(b.bpfNsPerPacket, 0)} BPF ns per packet (${byProg(b)})`,
+        `map writes by c2's packets: ${b.entriesCreated} entries, ${b.unmatchedCounted} unmatched counted`,
+      ]);
+    }
   }
   if (pl) {
     for (const s of pl.scenarios) {

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { iperfClient, startIperfServer } from '../src/lab/traffic';
 import { deltas, enableStats, progStats, type ProgDelta } from './bpfstats';
-import { log, startTracing, type BenchContext, type Tracing } from './context';
+import { log, sleep, startTracing, type BenchContext, type Tracing } from './context';
 import { pingRtts } from './ping';
 import { spread, type Spread } from './stats';
 
@@ -31,7 +31,23 @@ export interface TaxResult {
     /** macebpf program hits per second of that transfer */
     hitsPerS: number;
   };
-  outerUntraced: { packets: number; bpfNsPerPacket: number; hits: number; entriesCreated: number; unmatchedCounted: number; tracedCounterChanges: number };
+  /** c1 (traced) sends nothing */
+  outerUntraced: OuterUntraced;
+  /** c1 (traced) pings every 0.2 s meanwhile */
+  outerUntracedBeside: OuterUntraced;
+}
+
+export interface OuterUntraced {
+  packets: number;
+  bpfNsPerPacket: number;
+  /** BPF ns per packet by program */
+  byProgram: Record<string, number>;
+  hits: number;
+  entriesCreated: number;
+  unmatchedCounted: number;
+  tracedCounterChanges: number;
+  /** round trips of the traced container meanwhile (their BPF time is included) */
+  tracedRoundTrips: number;
 }
 
 const DD_BYTES = 2_000_000;
@@ -118,27 +134,49 @@ export async function runTax(ctx: BenchContext): Promise<TaxResult> {
   }
   log(`tax: untraced TCP on/off ${ratioOf(tcp.on, tcp.off).median.toFixed(3)}, BPF share of the busy CPU ${(100 * share.bpfCpuShare).toFixed(2)}% (${Math.round(share.hitsPerS)} hits/s)`);
 
-  // Untraced packets through the outer device: BPF time of every mb_* hook
-  // they cross, and whether anything was written (counters are the maps'
-  // witnesses: entries created, unmatched, and c1's counters).
-  const untraced = await underStats(ctx, async (t) => {
-    const c1 = t.index.get(ctx.c1.name)!;
-    const zeroBefore = t.session.tracer.counters(0);
-    const c1Before = JSON.stringify(t.session.tracer.counters(c1));
-    const p = await pingRtts(ctx.c2.name, ctx.lab.target.ip4, ctx.quick ? 2000 : 10000, 0);
-    const zeroAfter = t.session.tracer.counters(0);
-    return {
-      packets: p.sent + p.received, // each crosses the outer device once
-      entriesCreated: zeroAfter.ingress.created - zeroBefore.ingress.created + zeroAfter.egress.created - zeroBefore.egress.created,
-      unmatchedCounted: zeroAfter.ingress.unmatched - zeroBefore.ingress.unmatched + zeroAfter.egress.unmatched - zeroBefore.egress.unmatched,
-      tracedCounterChanges: JSON.stringify(t.session.tracer.counters(c1)) === c1Before ? 0 : 1,
-    };
-  });
-  const outer: TaxResult['outerUntraced'] = { ...untraced.result, bpfNsPerPacket: untraced.bpfNs / untraced.result.packets, hits: untraced.hits };
+  const outer = await outerUntraced(ctx, false);
   log(`tax: untraced outer traffic ${outer.bpfNsPerPacket.toFixed(0)} BPF ns/packet, entries ${outer.entriesCreated}, unmatched ${outer.unmatchedCounted}`);
+  const outerBeside = await outerUntraced(ctx, true);
+  log(`tax: untraced outer traffic while c1 sends ${outerBeside.bpfNsPerPacket.toFixed(0)} BPF ns/packet, entries ${outerBeside.entriesCreated}, unmatched ${outerBeside.unmatchedCounted}, c1 round trips ${outerBeside.tracedRoundTrips}`);
   return {
     dd: { bytes: DD_BYTES, offS: spread(dd.off), onS: spread(dd.on), ratio: ratioOf(dd.on, dd.off), traced: ddTraced },
     untracedTcp: { seconds, offGbit: spread(tcp.off), onGbit: spread(tcp.on), ratio: ratioOf(tcp.on, tcp.off), ...share },
     outerUntraced: outer,
+    outerUntracedBeside: outerBeside,
   };
+}
+
+/**
+ * Untraced packets (c2's back-to-back pings) through the outer device: BPF
+ * time of every mb_* hook they cross, and whether anything was written
+ * (counters are the maps' witnesses: entries created and unmatched of no
+ * container but c1's replies', and c1's counters). tracedSends: c1 (traced) pings every 0.2 s
+ * meanwhile, so the outer device's egress stage has entries to look for;
+ * its own few round trips are in the BPF time (tracedRoundTrips).
+ */
+async function outerUntraced(ctx: BenchContext, tracedSends: boolean): Promise<OuterUntraced> {
+  const run = await underStats(ctx, async (t) => {
+    const c1 = t.index.get(ctx.c1.name)!;
+    const zeroBefore = t.session.tracer.counters(0);
+    const c1Before = t.session.tracer.counters(c1);
+    const beside = tracedSends ? pingRtts(ctx.c1.name, ctx.lab.target.ip4, 20, 0.2) : undefined;
+    if (beside) await sleep(300); // c1's first round trips start entries
+    const p = await pingRtts(ctx.c2.name, ctx.lab.target.ip4, ctx.quick ? 2000 : 10000, 0);
+    const zeroAfter = t.session.tracer.counters(0);
+    const c1After = t.session.tracer.counters(c1);
+    const c1Trips = beside ? (await beside).received : 0;
+    // c1's replies start their entries at the outer device before their
+    // container is known (counted under no container), one per record.
+    const c1Replies = c1After.ingress.events - c1Before.ingress.events;
+    return {
+      packets: p.sent + p.received, // each crosses the outer device once
+      entriesCreated: zeroAfter.ingress.created - zeroBefore.ingress.created + zeroAfter.egress.created - zeroBefore.egress.created - c1Replies,
+      unmatchedCounted: zeroAfter.ingress.unmatched - zeroBefore.ingress.unmatched + zeroAfter.egress.unmatched - zeroBefore.egress.unmatched,
+      tracedCounterChanges: JSON.stringify(c1After) === JSON.stringify(c1Before) ? 0 : 1,
+      tracedRoundTrips: c1Trips,
+    };
+  });
+  const byProgram: Record<string, number> = {};
+  for (const x of run.byProgram) if (x.runCnt) byProgram[x.name] = (byProgram[x.name] ?? 0) + x.runTimeNs / run.result.packets;
+  return { ...run.result, bpfNsPerPacket: run.bpfNs / run.result.packets, hits: run.hits, byProgram };
 }

@@ -26,6 +26,7 @@
 #include "lib/netns.h"
 #include "lib/pkt_key.h"
 #include "lib/flow.h"
+#include "lib/recent_keys.h"
 #include "lib/recv_buf.h"
 #include "lib/wall_clock.h"
 #include "lib/echo_stamp.h"
@@ -116,21 +117,40 @@ struct {
 __u32 mb_traced_bits[MB_FILTER_WORDS];
 __u32 mb_outer_bits[MB_FILTER_WORDS];
 
-/* When an egress entry was last started (to MB_EGRESS_MARK_NS; written at
- * most once per that, so the CPUs do not fight over its cache line). While
- * the traced containers send nothing, the outer device's egress stage has
- * nothing to match: after max age + MB_EGRESS_QUIET_NS without a start, the
- * host's and untraced containers' packets return there before their headers
- * are read. Only a packet held longer than that in a queue is then not
- * counted stale; its entry ages out as one that never reached O (created −
- * events). */
+/* The outer device's egress stage looks for an entry only where one may be:
+ * one started within max age + MB_LATE_NS (a packet held longer than that in
+ * a queue is not counted stale; its entry ages out as one that never reached
+ * O, created − events). While the traced containers send nothing, the host's
+ * and untraced containers' packets return before their headers are read
+ * (mb_egress_started_ns: when an egress entry was last started, written at
+ * most once per MB_EGRESS_MARK_NS so the CPUs do not fight over its cache
+ * line); otherwise after their key's bit in mb_egress_recent
+ * (lib/recent_keys.h), not after MB_SLOTS lookups that miss. */
+#define MB_LATE_NS 1000000000ull
 #define MB_EGRESS_MARK_NS 1000000ull
-#define MB_EGRESS_QUIET_NS 10000000000ull
 __u64 mb_egress_started_ns;
+__u64 mb_egress_recent[MB_RECENT_SETS][MB_RECENT_WORDS];
+__u64 mb_egress_recent_epoch;
+
+static __always_inline __u64 mb_egress_period(void)
+{
+	return max_age_ns + MB_LATE_NS;
+}
 
 static __always_inline bool mb_egress_may_match(__u64 now)
 {
-	return (__s64)(now - mb_egress_started_ns) <= (__s64)(max_age_ns + MB_EGRESS_QUIET_NS);
+	return (__s64)(now - mb_egress_started_ns) <= (__s64)(mb_egress_period() + MB_EGRESS_MARK_NS);
+}
+
+/* Flows of traced_flows, hashed (lib/flow.h): the outer device's ingress
+ * stage looks a packet's flow up only where its bit is set. Set with the
+ * flow, never cleared: a bit set in vain costs the lookup it saves. */
+__u64 mb_flow_bits[1024];
+
+static __always_inline __u64 *mb_flow_word(__u32 h, __u64 *bit)
+{
+	*bit = 1ull << (h & 63);
+	return &mb_flow_bits[(h >> 6) & 1023];
 }
 
 static __always_inline bool mb_bit_set(const __u32 *set, __u32 bit)
@@ -305,8 +325,11 @@ static __always_inline void mb_start(const struct mb_key *key, __u8 stage, __u64
 		v.ts[stage] = now;
 	if (s_ts)
 		v.ts[MB_STAGE_S] = s_ts;
-	if (key->dir == MB_EGRESS && (__s64)(now - mb_egress_started_ns) > (__s64)MB_EGRESS_MARK_NS)
-		mb_egress_started_ns = now;
+	if (key->dir == MB_EGRESS) {
+		if ((__s64)(now - mb_egress_started_ns) > (__s64)MB_EGRESS_MARK_NS)
+			mb_egress_started_ns = now;
+		mb_recent_add(mb_egress_recent, &mb_egress_recent_epoch, mb_key_hash(key), now, mb_egress_period());
+	}
 	for (int s = 0; s < MB_SLOTS && !placed; s++) {
 		k.slot = s;
 		placed = !bpf_map_update_elem(map, &k, &v, BPF_NOEXIST);
@@ -319,24 +342,28 @@ static __always_inline void mb_start(const struct mb_key *key, __u8 stage, __u64
 	MB_COUNT(idx, key->dir, created);
 }
 
-/* The first bytes of an skb from its IP header, and how many are linear.
- * pr: a program for kernels without bpf_rdonly_cast (lib/cast.h). */
-static __always_inline bool mb_skb_hdr(union mb_hdr *h, long *avail, __u16 *gso_size,
-				       const struct sk_buff *skb, bool at_l3_data, const bool pr)
+/* The first bytes of an skb from its IP header, and how many are linear. */
+static __always_inline bool mb_skb_hdr(union mb_hdr *h, long *avail, const struct sk_buff *skb, bool at_l3_data)
 {
 	unsigned char *head = skb->head, *data = skb->data;
 	/* On receive, data points at L3; at xmit and at the socket, network_header does. */
 	const __u8 *l3 = at_l3_data ? data : head + skb->network_header;
-	struct skb_shared_info *shinfo = (void *)(head + skb->end);
 
-	if (pr) {
-		*gso_size = BPF_CORE_READ(shinfo, gso_size);
-	} else {
-		shinfo = bpf_rdonly_cast(shinfo, bpf_core_type_id_kernel(struct skb_shared_info));
-		*gso_size = shinfo->gso_size;
-	}
 	*avail = data + (skb->len - skb->data_len) - l3;
 	return mb_hdr_read(h, l3);
+}
+
+/* The skb's GSO segment size (0: not GSO), for the key; read only when a key
+ * is wanted (another cache line). pr: a program for kernels without
+ * bpf_rdonly_cast (lib/cast.h). */
+static __always_inline __u16 mb_skb_gso(const struct sk_buff *skb, const bool pr)
+{
+	struct skb_shared_info *shinfo = (void *)(skb->head + skb->end);
+
+	if (pr)
+		return BPF_CORE_READ(shinfo, gso_size);
+	shinfo = bpf_rdonly_cast(shinfo, bpf_core_type_id_kernel(struct skb_shared_info));
+	return shinfo->gso_size;
 }
 
 static __always_inline bool mb_skb_key(struct mb_key *key, const struct sk_buff *skb, bool at_l3_data,
@@ -344,9 +371,8 @@ static __always_inline bool mb_skb_key(struct mb_key *key, const struct sk_buff 
 {
 	union mb_hdr h;
 	long avail;
-	__u16 gso;
 
-	return mb_skb_hdr(&h, &avail, &gso, skb, at_l3_data, pr) && mb_key_from_hdr(key, &h, avail, gso);
+	return mb_skb_hdr(&h, &avail, skb, at_l3_data) && mb_key_from_hdr(key, &h, avail, mb_skb_gso(skb, pr));
 }
 
 /* Bytes as the device's own statistics count them: at receive, skb->len no
@@ -402,18 +428,24 @@ static __always_inline int mb_dev_xmit_do(const struct sk_buff *skb, const struc
 	if (outer) {
 		union mb_hdr h;
 		long avail;
-		__u16 gso;
 		struct mb_inflight *v;
 
-		if (!mb_egress_may_match(now) || !mb_skb_hdr(&h, &avail, &gso, skb, false, pr) || !mb_key_from_hdr(&key, &h, avail, gso))
+		if (!mb_egress_may_match(now) || !mb_skb_hdr(&h, &avail, skb, false) ||
+		    !mb_key_from_hdr(&key, &h, avail, mb_skb_gso(skb, pr)) ||
+		    !mb_recent_maybe(mb_egress_recent, mb_key_hash(&key), now, mb_egress_period()))
 			return 0;
 		v = mb_match(&inflight_egress, &key, 0, now, skb, 0);
 		if (v) {
 			struct mb_flow f = {};
 
 			/* Its replies will start ingress entries at this device. */
-			if (mb_flow_from_hdr(&f, &h, true) && !bpf_map_lookup_elem(&traced_flows, &f))
+			if (mb_flow_from_hdr(&f, &h, true) && !bpf_map_lookup_elem(&traced_flows, &f)) {
+				__u64 bit, *w = mb_flow_word(mb_flow_hash(&f), &bit);
+
 				bpf_map_update_elem(&traced_flows, &f, &f.pad, BPF_ANY);
+				if (!(*w & bit))
+					__sync_fetch_and_or(w, bit);
+			}
 			/* The packet leaves after this program's own work: stamp it then. */
 			mb_finish(&inflight_egress, &key, v, now, MB_STAGE_O);
 		}
@@ -422,9 +454,8 @@ static __always_inline int mb_dev_xmit_do(const struct sk_buff *skb, const struc
 	mb_count_dev(idx, MB_EGRESS, skb);
 	union mb_hdr h;
 	long avail;
-	__u16 gso;
 
-	if (!mb_skb_hdr(&h, &avail, &gso, skb, false, pr) || !mb_key_from_hdr(&key, &h, avail, gso))
+	if (!mb_skb_hdr(&h, &avail, skb, false) || !mb_key_from_hdr(&key, &h, avail, mb_skb_gso(skb, pr)))
 		return 0;
 	/* Started at the socket of this netns (TCP sends from tcp_sendmsg_locked
 	 * are found by socket below; from the cgroup program, here). */
@@ -537,11 +568,14 @@ static __always_inline int mb_dev_rx_do(struct sk_buff *skb, const bool at_l3_da
 		 * a traced container opened start an entry, others leave no trace. */
 		union mb_hdr h;
 		long avail;
-		__u16 gso;
 		struct mb_flow f = {};
+		__u64 bit, *w;
 
-		if (mb_skb_hdr(&h, &avail, &gso, skb, at_l3_data, pr) && mb_flow_from_hdr(&f, &h, false) &&
-		    bpf_map_lookup_elem(&traced_flows, &f) && mb_key_from_hdr(&key, &h, avail, gso)) {
+		if (!mb_skb_hdr(&h, &avail, skb, at_l3_data) || !mb_flow_from_hdr(&f, &h, false))
+			return 0;
+		w = mb_flow_word(mb_flow_hash(&f), &bit);
+		if ((*w & bit) && bpf_map_lookup_elem(&traced_flows, &f) &&
+		    mb_key_from_hdr(&key, &h, avail, mb_skb_gso(skb, pr))) {
 			__u64 t = mb_rx_time(skb, now);
 
 			mb_start(&key, MB_STAGE_O, 0, t != now ? MB_RX_TSTAMP : 0, skb, 0, 0, t);

@@ -5,6 +5,7 @@
  *
  *   mb_flow_from_hdr(flow, h, egress)   the flow of a packet, oriented
  *                                        local (this host) -> remote
+ *   mb_flow_hash(flow)                   a hash of it, for filters
  *
  * A flow is addresses, L4 protocol and ports (ICMP echo: the identifier as
  * the local port), as they are on the wire at the outer device. */
@@ -50,6 +51,17 @@ static __always_inline bool mb_flow_from_hdr(struct mb_flow *f, const union mb_h
 		return true;
 	}
 	return false;
+}
+
+static __always_inline __u32 mb_flow_hash(const struct mb_flow *f)
+{
+	__u32 h = mb_mix(0, f->family | f->proto << 8 | f->lport << 16);
+
+	h = mb_mix(h, f->rport);
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+		h = mb_mix(mb_mix(h, f->local[i]), f->remote[i]);
+	return h ^ (h >> 16);
 }
 
 #endif

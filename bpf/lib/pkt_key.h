@@ -5,6 +5,7 @@
  *   mb_hdr_read(h, l3)                     copy the headers at kernel address l3
  *   mb_key_from_hdr(key, h, avail, gso)    parse IPv4/IPv6 from that copy
  *   mb_key_id(key)                         packet_id for records
+ *   mb_key_hash(key)                       a hash of it, for filters
  *
  * Addresses, ports and the ICMP identifier are left out: masquerade rewrites
  * them. Only bytes inside the linear header area go into the key, so a packet
@@ -124,17 +125,36 @@ static __always_inline bool mb_key_from_hdr(struct mb_key *key, const union mb_h
 	return false;
 }
 
+/* One step of a multiplicative (Knuth) hash over 32-bit words. */
+static __always_inline __u32 mb_mix(__u32 h, __u32 w)
+{
+	return (h ^ w) * 2654435761u;
+}
+
+static __always_inline __u32 mb_payload_mix(__u32 h, const struct mb_key *key)
+{
+	const __u32 *w = (const __u32 *)key->payload;
+
+#pragma unroll
+	for (int i = 0; i < MB_PAYLOAD_KEY_BYTES / 4; i++)
+		h = mb_mix(h, w[i]);
+	return h;
+}
+
 static __always_inline __u32 mb_key_id(const struct mb_key *key)
 {
 	if (key->proto != IPPROTO_UDP)
 		return key->a; /* ICMP sequence, TCP sequence */
-	const __u32 *w = (const __u32 *)key->payload;
-	__u32 h = key->a * 2654435761u;
+	return mb_payload_mix(mb_mix(0, key->a), key);
+}
 
-	h = (h ^ w[0]) * 2654435761u;
-	h = (h ^ w[1]) * 2654435761u;
-	h = (h ^ w[2]) * 2654435761u;
-	return (h ^ w[3]) * 2654435761u;
+/* A hash of the whole key but its direction and slot. */
+static __always_inline __u32 mb_key_hash(const struct mb_key *key)
+{
+	__u32 h = mb_mix(0, key->proto | key->family << 8 | key->icmp_type << 16);
+
+	h = mb_payload_mix(mb_mix(mb_mix(mb_mix(h, key->a), key->b), key->c), key);
+	return h ^ (h >> 16);
 }
 
 #endif

@@ -1,7 +1,8 @@
 // Correlation under pressure, against the real kernel and the lab: untrace
 // of one container while another is traced, two containers sending the same
-// bytes at the same instants, matches later than --max-age, and more packets
-// in flight than --inflight entries. Late and crowded traffic is made for
+// bytes at the same instants, matches later than --max-age, egress entries
+// found across the outer stage's key-filter epochs, and more packets in
+// flight than --inflight entries. Late and crowded traffic is made for
 // real: datagrams are held in a TBF queue on the lab's outer device (inside
 // the lab's host namespace). Root only; with CI=true it must run.
 import { deadlineMs } from '../support/timing';
@@ -260,6 +261,27 @@ describe.skipIf(skipUnlessRoot)('correlation: untrace, lockstep, --max-age, --in
     } finally {
       await releaseUplink();
     }
+  });
+
+  it('the outer device finds every egress entry across the epochs of its key filter (bpf/lib/recent_keys.h)', async () => {
+    // max age 20 ms: an epoch of 1.02 s, so 300 pings at 10 ms cross at least
+    // two epoch boundaries, where each first send clears a set for later.
+    const t = open({ maxAgeNs: 20e6 });
+    const i1 = t.tracer.trace(c1);
+    const N = 300;
+    const k0 = t.tracer.counters(i1);
+    const r = await ping(c1.label, lab.target.ip4, { count: N, intervalS: 0.01 });
+    await settle();
+    const recs = t.take().filter((x) => x.proto === ICMP && x.netns === c1.inode);
+    const k1 = t.tracer.counters(i1);
+    expect(r.received).toBe(N);
+    // A packet the filter missed would leave an entry that never reached O:
+    // created without a record.
+    expect(recs.filter((x) => x.dir === 'egress').length).toBe(N);
+    expect(delta(k0, k1, 'egress', 'created')).toBe(N);
+    expect(delta(k0, k1, 'egress', 'events')).toBe(N);
+    expect(delta(k0, k1, 'egress', 'stale')).toBe(0);
+    expect(recs.filter((x) => x.dir === 'ingress').length).toBe(N);
   });
 
   it('--inflight sizes the in-flight maps: more packets in flight than entries are evicted (created - events), a large map keeps them all', async () => {
