@@ -4,8 +4,9 @@
 // macebpf (all stages), macebpf without the socket stage, macebpf whose BPF
 // side never forces a ring-buffer wake-up (how much the per-batch wake-ups
 // cost), macebpf with the ingress device stages on every device's
-// netif_receive_skb (the fallback without tcx), and the bpftrace peer
-// (bench/bpftrace.ts), measured the same way.
+// netif_receive_skb (the fallback without tcx), the bpftrace peer
+// (bench/bpftrace.ts), measured the same way, and an empty program on
+// net_dev_start_xmit: what the run accounting itself adds to every run.
 //
 // Attribution: the syscall hooks (and, much less, the device hooks) also fire
 // for everything else on the machine. Each repetition therefore has a ping
@@ -22,15 +23,20 @@ import type { TracerOptions } from '../src/host/tracer';
 /** Where the ingress device stages run with tcx (docs/measurement.md): c1's device and the outer device only. */
 const TCX_INGRESS = 'tcx ingress (c1 and outer devices)';
 
-export type CostCondition = 'macebpf' | 'macebpf-no-sockets' | 'macebpf-lazy-wakeup' | 'macebpf-rx-tracepoint' | 'bpftrace';
+export type CostCondition = 'macebpf' | 'macebpf-no-sockets' | 'macebpf-lazy-wakeup' | 'macebpf-rx-tracepoint' | 'bpftrace' | 'empty-program';
 /** The conditions in report order; each repetition runs them in this order or reversed. */
-const CONDITIONS: readonly CostCondition[] = ['macebpf', 'macebpf-no-sockets', 'macebpf-lazy-wakeup', 'macebpf-rx-tracepoint', 'bpftrace'];
+const CONDITIONS: readonly CostCondition[] = ['macebpf', 'macebpf-no-sockets', 'macebpf-lazy-wakeup', 'macebpf-rx-tracepoint', 'bpftrace', 'empty-program'];
+
+/** The 'empty-program' condition: a program that does nothing, so that its run
+ * time per hit is the kernel's run accounting (two clock reads and the
+ * statistics update around every run while bpf_stats is on) plus the call. */
+const EMPTY_SCRIPT = 'tracepoint:net:net_dev_start_xmit { }\n';
 
 /** wakeupRecords for 'macebpf-lazy-wakeup': the BPF side never forces a wake-up; the poller's 50 ms drain collects. */
 export const LAZY_WAKEUP_RECORDS = 65536;
 
 /** Tracer options of the macebpf conditions: rx-tracepoint takes the ingress device stages' fallback (netif_receive_skb on every device) on this kernel. */
-const CONDITION_OPTIONS: Record<Exclude<CostCondition, 'bpftrace'>, TracerOptions> = {
+const CONDITION_OPTIONS: Record<Exclude<CostCondition, 'bpftrace' | 'empty-program'>, TracerOptions> = {
   macebpf: {},
   'macebpf-no-sockets': { sockets: false },
   'macebpf-lazy-wakeup': { wakeupRecords: LAZY_WAKEUP_RECORDS },
@@ -112,6 +118,8 @@ export interface CostResult {
     roundTripAllNoSockets: number;
   };
   bpftraceError?: string;
+  /** run time per hit of the empty program (median): what bpf_stats adds to every program run */
+  accountingNsPerRun?: number;
   bpftraceScript: string;
   statsPrevious: number;
 }
@@ -204,16 +212,18 @@ export async function runCost(ctx: BenchContext): Promise<CostResult> {
     for (let rep = 0; rep < reps; rep++) {
       const order = rep % 2 === 1 ? [...CONDITIONS].reverse() : CONDITIONS;
       for (const condition of order) {
-        if (condition === 'bpftrace' && bpftraceError !== undefined) continue;
+        const viaBpftrace = condition === 'bpftrace' || condition === 'empty-program';
+        if (viaBpftrace && bpftraceError !== undefined) continue;
         let tracing: Tracing | undefined;
         let bt: BpftraceRun | undefined;
         try {
           let ids: number[];
           let keys: string[];
           let tps: string[];
-          if (condition === 'bpftrace') {
+          if (viaBpftrace) {
+            const empty = condition === 'empty-program';
             try {
-              bt = await startBpftrace(script, 4);
+              bt = empty ? await startBpftrace(EMPTY_SCRIPT, 1) : await startBpftrace(script, 4);
             } catch (e) {
               if (aborted()) throw e;
               bpftraceError = (e as Error).message;
@@ -222,7 +232,7 @@ export async function runCost(ctx: BenchContext): Promise<CostResult> {
             }
             ids = bt.progIds;
             tps = bt.tracepoints;
-            keys = bt.tracepoints.map((tp, k) => `${tp} (${BT_ROLES[k] ?? `probe ${k + 1}`})`);
+            keys = bt.tracepoints.map((tp, k) => `${tp} (${empty ? 'empty' : BT_ROLES[k] ?? `probe ${k + 1}`})`);
           } else {
             tracing = await startTracing(ctx, CONDITION_OPTIONS[condition]);
             const all = await progStats();
@@ -270,6 +280,8 @@ export async function runCost(ctx: BenchContext): Promise<CostResult> {
     statsPrevious: stats.previous,
   };
   if (bpftraceError !== undefined) result.bpftraceError = bpftraceError;
+  const empty = by('empty-program');
+  if (empty) result.accountingNsPerRun = Object.values(empty.progs)[0]?.nsPerHit.median;
   if (mb && bt) {
     result.ratios = {
       deviceHookHit: mb.nsPerDeviceHookHit.median / bt.nsPerDeviceHookHit.median,

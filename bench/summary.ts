@@ -116,6 +116,7 @@ function headline(r: AllResults): string[] {
     ]);
   }
   const tx = r.tax.result;
+  const acct = c?.accountingNsPerRun;
   if (tx) {
     rows.push([
       `Tax on an untraced process: \`dd bs=1 count=${tx.dd.bytes}\` in the root namespace (off: ${fmtSpread(tx.dd.offS, 3)} s)`,
@@ -129,7 +130,10 @@ function headline(r: AllResults): string[] {
     rows.push([
       `Tax on an untraced container's TCP throughput, iperf3 ${tx.untracedTcp.seconds} s (off: ${fmtSpread(tx.untracedTcp.offGbit, 2)} Gbit/s)`,
       `${fmtSpread(tx.untracedTcp.onGbit, 2)} Gbit/s = ${pct(tx.untracedTcp.ratio.median)} of off (${fmtSpread(tx.untracedTcp.ratio, 3)}); ` +
-        `macebpf's BPF time ${pct(tx.untracedTcp.bpfCpuShare, 2)} of the busy CPU during a traced transfer`,
+        `macebpf's BPF time ${pct(tx.untracedTcp.bpfCpuShare, 2)} of the busy CPU during a traced transfer` +
+        (acct !== undefined && tx.untracedTcp.busyCpuNsPerS
+          ? ` (${fmt(tx.untracedTcp.hitsPerS / 1000, 0)}k program runs/s; of the share, runs × ${fmt(acct, 0)} ns = ${pct((tx.untracedTcp.hitsPerS * acct) / tx.untracedTcp.busyCpuNsPerS, 2)} is the statistics' own accounting, absent when they are off)`
+          : ''),
       'goal ≥ 97 %: the CPU share is the tax tracing can take from a CPU-bound flow',
     ]);
     const byProg = (o: OuterUntraced): string =>
@@ -249,6 +253,21 @@ function costSection(o: SectionOutcome<CostResult>): string[] {
       '',
       `macebpf / bpftrace: per device-hook hit ${times(c.ratios.deviceHookHit)}, per round trip on the device hooks ${times(c.ratios.roundTripDevice)}, per round trip with everything macebpf loads ${times(c.ratios.roundTripAll)} (without the socket stage ${times(c.ratios.roundTripAllNoSockets)}).`,
       'bpf_stats counts only the programs\' own run time: the tracepoint machinery around them (perf buffer set-up for classic tracepoints, used by bpftrace; a direct call for macebpf\'s `tp_btf`) is not in it; the RTT figures below include it.',
+    );
+  }
+  if (c.accountingNsPerRun !== undefined) {
+    const runs = (s: CostCondSummary | undefined): number => Object.values(s?.progs ?? {}).reduce((a, p) => a + p.hitsPerRoundTrip.median, 0);
+    const bt = costCond(c, 'bpftrace');
+    const a = c.accountingNsPerRun;
+    const part = (s: CostCondSummary | undefined, who: string): string =>
+      s ? `${who} runs ${fmt(runs(s), 1)} programs per round trip: ≈ ${fmt(runs(s) * a, 0)} of its ${fmt(s.nsPerRoundTrip.median, 0)} ns` : '';
+    out.push(
+      '',
+      `Run accounting: an empty program on \`net_dev_start_xmit\` (bpftrace \`{ }\`, same run) took ${fmt(a, 0)} ns per hit: that much of every program run above is the statistics' own (clock reads and counter update around each run, absent when \`bpf_stats_enabled\` is 0) and the call. ` +
+        [part(mb, 'macebpf'), part(bt, 'bpftrace')].filter(Boolean).join('; ') + '.' +
+        (mb && bt
+          ? ` Without it: macebpf ${fmt(mb.nsPerRoundTrip.median - runs(mb) * a, 0)} ns, bpftrace ${fmt(bt.nsPerRoundTrip.median - runs(bt) * a, 0)} ns per round trip (macebpf/bpftrace = ${fmt((mb.nsPerRoundTrip.median - runs(mb) * a) / (bt.nsPerRoundTrip.median - runs(bt) * a), 2)}): bpftrace's programs do less each, macebpf runs fewer.`
+          : ''),
     );
   }
   if (c.bpftraceError) out.push('', `bpftrace could not run: \`${c.bpftraceError.replace(/\s+/g, ' ').slice(0, 400)}\``);

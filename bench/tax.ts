@@ -30,6 +30,8 @@ export interface TaxResult {
     bpfCpuShare: number;
     /** macebpf program hits per second of that transfer */
     hitsPerS: number;
+    /** busy CPU ns (all CPUs) per second of that transfer */
+    busyCpuNsPerS: number;
   };
   /** c1 (traced) sends nothing */
   outerUntraced: OuterUntraced;
@@ -116,7 +118,7 @@ export async function runTax(ctx: BenchContext): Promise<TaxResult> {
   const seconds = ctx.quick ? 2 : 3;
   const server = await startIperfServer(ctx.lab.target.name, { port: 5801 });
   let tcp: { off: number[]; on: number[] };
-  let share: { bpfCpuShare: number; hitsPerS: number };
+  let share: { bpfCpuShare: number; hitsPerS: number; busyCpuNsPerS: number };
   try {
     log(`tax: TCP of the untraced container ${ctx.c2.name}, ${reps} interleaved reps × ${seconds} s`);
     tcp = await interleaved(ctx, reps, async () => (await iperfClient(ctx.c2.name, ctx.lab.target.ip4, { seconds, port: 5801 })).bitsPerSecond / 1e9);
@@ -128,7 +130,7 @@ export async function runTax(ctx: BenchContext): Promise<TaxResult> {
       await iperfClient(ctx.c2.name, ctx.lab.target.ip4, { seconds, port: 5801 });
       return { wallS: Number(process.hrtime.bigint() - t0) / 1e9, cpu: busyCpuNs() - cpu0 };
     });
-    share = { bpfCpuShare: traced.bpfNs / traced.result.cpu, hitsPerS: traced.hits / traced.result.wallS };
+    share = { bpfCpuShare: traced.bpfNs / traced.result.cpu, hitsPerS: traced.hits / traced.result.wallS, busyCpuNsPerS: traced.result.cpu / traced.result.wallS };
   } finally {
     await server.stop();
   }
