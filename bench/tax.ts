@@ -106,7 +106,7 @@ export async function runTax(ctx: BenchContext): Promise<TaxResult> {
   const reps = ctx.quick ? 3 : 6;
   // dd's time varies by ±10% from run to run here: more repetitions, and
   // the programs' own runs during a traced dd, which do not vary.
-  const ddReps = ctx.quick ? 3 : 10;
+  const ddReps = ctx.quick ? 3 : 20;
   log(`tax: dd bs=1 count=${DD_BYTES} in the root namespace, ${ddReps} interleaved reps off/on`);
   const dd = await interleaved(ctx, ddReps, async () => ddSeconds());
   const tracedDd = await underStats(ctx, async () => ddSeconds());
