@@ -9,6 +9,7 @@ import { bpftraceScript, startBpftrace, type BpftraceRun } from './bpftrace';
 import { aborted, log, startTracing, type BenchContext, type Tracing } from './context';
 import { pingRtts } from './ping';
 import { histogram, spread, summarize, type Spread, type Summary } from './stats';
+import { transferUnderStats } from './under-stats';
 
 export type Condition = 'off' | 'macebpf' | 'bpftrace';
 
@@ -38,6 +39,17 @@ interface CondStats {
   p90Us: Spread;
 }
 
+export interface TracedTcpBpf {
+  gbitPerS: number;
+  /** BPF run time of macebpf's programs over the host's busy CPU time during the transfer */
+  bpfCpuShare: number;
+  /** BPF run time per second of the transfer (all CPUs) */
+  bpfNsPerS: number;
+  /** records delivered to JS per second */
+  recordsPerS: number;
+  byProgram: Record<string, { runsPerS: number; nsPerRun: number }>;
+}
+
 export interface PerturbationResult {
   rtt: {
     pingsPerRep: number;
@@ -52,6 +64,8 @@ export interface PerturbationResult {
     byCondition: Partial<Record<Condition, Spread>>;
     /** condition / off of the median throughputs */
     vsOff: Partial<Record<Exclude<Condition, 'off'>, number>>;
+    /** one more traced transfer with BPF stats on: where macebpf's time goes (not in the ratios above, which run without the accounting) */
+    tracedBpf?: TracedTcpBpf;
   };
   bpftraceError?: string;
 }
@@ -161,6 +175,8 @@ export async function runPerturbation(ctx: BenchContext): Promise<PerturbationRe
   } finally {
     await server?.stop();
   }
+  const tracedBpf = await tracedTcpBpf(ctx, seconds);
+  log(`perturbation: traced TCP with BPF stats: ${tracedBpf.gbitPerS.toFixed(2)} Gbit/s, BPF ${(tracedBpf.bpfNsPerS / 1e6).toFixed(1)} ms/s (${(100 * tracedBpf.bpfCpuShare).toFixed(1)}% of the busy CPU)`);
   const tcpBy: PerturbationResult['tcp']['byCondition'] = {};
   for (const c of ['off', 'macebpf', 'bpftrace'] as Condition[]) {
     const rs = tcp.filter((r) => r.condition === c);
@@ -172,8 +188,21 @@ export async function runPerturbation(ctx: BenchContext): Promise<PerturbationRe
   }
   const result: PerturbationResult = {
     rtt: { pingsPerRep: pings, reps: rtt, byCondition, vsOff },
-    tcp: { seconds, reps: tcp, byCondition: tcpBy, vsOff: tcpVs },
+    tcp: { seconds, reps: tcp, byCondition: tcpBy, vsOff: tcpVs, tracedBpf },
   };
   if (bpftraceError !== undefined) result.bpftraceError = bpftraceError;
   return result;
+}
+
+/** One traced transfer c1 → target with the kernel's BPF accounting on: macebpf's programs by run count and run time. */
+async function tracedTcpBpf(ctx: BenchContext, seconds: number): Promise<TracedTcpBpf> {
+  const server = await startIperfServer(ctx.lab.target.name, { port: 5202 });
+  try {
+    const x = await transferUnderStats(ctx, ctx.c1.name, server.port, seconds);
+    const byProgram: TracedTcpBpf['byProgram'] = {};
+    for (const p of x.byProgram) if (p.runCnt) byProgram[p.name] = { runsPerS: p.runCnt / x.wallS, nsPerRun: p.nsPerHit };
+    return { gbitPerS: x.gbitPerS, bpfCpuShare: x.bpfNs / x.cpuNs, bpfNsPerS: x.bpfNs / x.wallS, recordsPerS: x.records / x.wallS, byProgram };
+  } finally {
+    await server.stop();
+  }
 }

@@ -111,7 +111,8 @@ function headline(r: AllResults): string[] {
     ]);
     rows.push([
       `TCP throughput, iperf3 ${p.tcp.seconds} s (off: ${fmtSpread(p.tcp.byCondition.off ?? { median: NaN, min: NaN, max: NaN, reps: [] }, 2)} Gbit/s)`,
-      `${fmtSpread(p.tcp.byCondition.macebpf ?? { median: NaN, min: NaN, max: NaN, reps: [] }, 2)} Gbit/s = ${pct(p.tcp.vsOff.macebpf ?? NaN)} of off`,
+      `${fmtSpread(p.tcp.byCondition.macebpf ?? { median: NaN, min: NaN, max: NaN, reps: [] }, 2)} Gbit/s = ${pct(p.tcp.vsOff.macebpf ?? NaN)} of off` +
+        (p.tcp.tracedBpf ? `; macebpf's BPF time ${pct(p.tcp.tracedBpf.bpfCpuShare)} of the busy CPU during a traced transfer (section 2)` : ''),
       p.tcp.vsOff.bpftrace !== undefined ? `bpftrace peer: ${pct(p.tcp.vsOff.bpftrace)} of off` : '',
     ]);
   }
@@ -315,6 +316,17 @@ function perturbationSection(o: SectionOutcome<PerturbationResult>): string[] {
     const b = p.tcp.byCondition[c];
     if (!b) continue;
     out.push(`| ${c} | ${fmtSpread(b, 2)} | ${c === 'off' ? '' : pct(p.tcp.vsOff[c] ?? NaN)} |`);
+  }
+  const tb = p.tcp.tracedBpf;
+  if (tb) {
+    out.push(
+      '',
+      `Where a traced transfer's BPF time goes: one more macebpf transfer with \`bpf_stats_enabled\` on, ${fmt(tb.gbitPerS, 2)} Gbit/s, ${fmt(tb.recordsPerS / 1000, 0)}k records/s; macebpf's programs ran ${fmt(tb.bpfNsPerS / 1e6, 1)} ms per second over all CPUs, ${pct(tb.bpfCpuShare)} of the busy CPU (docs/measurement.md, "Cost per operation under load").`,
+      '',
+      '| program | runs/s | ns per run | ms per second |',
+      '|---|---|---|---|',
+      ...Object.entries(tb.byProgram).map(([n, x]) => `| ${n} | ${fmt(x.runsPerS, 0)} | ${fmt(x.nsPerRun, 0)} | ${fmt((x.runsPerS * x.nsPerRun) / 1e6, 1)} |`),
+    );
   }
   if (p.bpftraceError) out.push('', `bpftrace could not run: \`${p.bpftraceError.replace(/\s+/g, ' ').slice(0, 400)}\``);
   return out;

@@ -5,12 +5,11 @@
 // interleaved, macebpf loaded fresh each time and tracing c1 (the default
 // socket stage on).
 import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import { iperfClient, startIperfServer } from '../src/lab/traffic';
-import { deltas, enableStats, progStats, type ProgDelta } from './bpfstats';
 import { log, sleep, startTracing, type BenchContext, type Tracing } from './context';
 import { pingRtts } from './ping';
 import { spread, type Spread } from './stats';
+import { transferUnderStats, underStats } from './under-stats';
 
 export interface TaxResult {
   dd: {
@@ -80,28 +79,6 @@ async function interleaved<T>(ctx: BenchContext, reps: number, fn: () => Promise
 
 const ratioOf = (on: number[], off: number[]): Spread => spread(on.map((x, i) => x / off[i]));
 
-/** Busy CPU time of the host so far (all CPUs, /proc/stat), ns. */
-function busyCpuNs(): number {
-  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const [user, nice, system, , , irq, softirq, steal] = f as [number, number, number, number, number, number, number, number];
-  return ((user + nice + system + irq + softirq + steal) * 1e9) / 100; // USER_HZ is 100 on Linux
-}
-
-/** Runs work with macebpf tracing c1 and BPF stats on: its result, and the runs and run time of macebpf's programs meanwhile. */
-async function underStats<T>(ctx: BenchContext, work: (t: Tracing) => Promise<T>): Promise<{ result: T; byProgram: ProgDelta[]; hits: number; bpfNs: number }> {
-  const stats = enableStats();
-  const t = await startTracing(ctx);
-  try {
-    const before = await progStats();
-    const result = await work(t);
-    const byProgram = deltas(before, await progStats(), t.progIds);
-    return { result, byProgram, hits: byProgram.reduce((a, x) => a + x.runCnt, 0), bpfNs: byProgram.reduce((a, x) => a + x.runTimeNs, 0) };
-  } finally {
-    t.close();
-    stats.restore();
-  }
-}
-
 export async function runTax(ctx: BenchContext): Promise<TaxResult> {
   const reps = ctx.quick ? 3 : 6;
   // dd's time varies by ±10% from run to run here: more repetitions, and
@@ -124,13 +101,8 @@ export async function runTax(ctx: BenchContext): Promise<TaxResult> {
     tcp = await interleaved(ctx, reps, async () => (await iperfClient(ctx.c2.name, ctx.lab.target.ip4, { seconds, port: 5801 })).bitsPerSecond / 1e9);
     // Throughput varies ±15% from run to run here; the CPU share of the BPF
     // programs in one traced transfer is what tracing can take from it.
-    const traced = await underStats(ctx, async () => {
-      const cpu0 = busyCpuNs();
-      const t0 = process.hrtime.bigint();
-      await iperfClient(ctx.c2.name, ctx.lab.target.ip4, { seconds, port: 5801 });
-      return { wallS: Number(process.hrtime.bigint() - t0) / 1e9, cpu: busyCpuNs() - cpu0 };
-    });
-    share = { bpfCpuShare: traced.bpfNs / traced.result.cpu, hitsPerS: traced.hits / traced.result.wallS, busyCpuNsPerS: traced.result.cpu / traced.result.wallS };
+    const traced = await transferUnderStats(ctx, ctx.c2.name, 5801, seconds);
+    share = { bpfCpuShare: traced.bpfNs / traced.cpuNs, hitsPerS: traced.hits / traced.wallS, busyCpuNsPerS: traced.cpuNs / traced.wallS };
   } finally {
     await server.stop();
   }
