@@ -37,10 +37,6 @@
 #define MB_AF_INET 2
 #define MB_AF_INET6 10
 #define MB_MSG_PEEK 2
-/* IP header offsets and length (plain numbers: vmlinux.h types are relocatable) */
-#define MB_IPV4_PROTO 9
-#define MB_IPV6_NEXTHDR 6
-#define MB_IPV6_HLEN 40
 
 /* Set through the skeleton before load. */
 const volatile __u64 max_age_ns = 1000000000ull;
@@ -716,13 +712,11 @@ int BPF_PROG(mb_tcp_send, const struct sock *sk, const struct msghdr *msg, const
 SEC("cgroup_skb/egress")
 int mb_cg_egress(struct __sk_buff *ctx)
 {
-	const __u8 *l3 = (const void *)(long)ctx->data, *end = (const void *)(long)ctx->data_end;
-
 	/* TCP's S is tcp_sendmsg_locked's where it exists: a traced container's
-	 * TCP segments return here, before the cgroup lookup (the header's first
-	 * bytes are always linear at IP output). */
-	if (!cg_egress_tcp && l3 + MB_IPV6_HLEN <= end &&
-	    ((l3[0] >> 4 == 4 && l3[MB_IPV4_PROTO] == IPPROTO_TCP) || (l3[0] >> 4 == 6 && l3[MB_IPV6_NEXTHDR] == IPPROTO_TCP)))
+	 * TCP segments return here, before the cgroup lookup (the IP header is
+	 * linear at IP output), and no TCP packet goes on below. */
+	if (!cg_egress_tcp &&
+	    mb_l4_proto((const void *)(long)ctx->data, (const void *)(long)ctx->data_end) == IPPROTO_TCP)
 		return 1;
 	__u64 cg = bpf_skb_cgroup_id(ctx);
 	__u32 *netns = bpf_map_lookup_elem(&cgroup_netns, &cg);
@@ -747,7 +741,7 @@ int mb_cg_egress(struct __sk_buff *ctx)
 	struct mb_key key = { .dir = MB_EGRESS };
 	long avail = (long)ctx->data_end - (long)ctx->data;
 
-	if (!mb_key_from_hdr(&key, &h, avail, ctx->gso_size) || (key.proto == IPPROTO_TCP && !cg_egress_tcp))
+	if (!mb_key_from_hdr(&key, &h, avail, ctx->gso_size))
 		return 1;
 	__u64 now = bpf_ktime_get_ns();
 	__u64 sent = mb_echo_sent_ns(&key, &h, n, now, max_age_ns, tai_offset_ns);

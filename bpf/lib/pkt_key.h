@@ -94,6 +94,18 @@ static __always_inline bool mb_key_l4(struct mb_key *key, const __u8 *l4, __u32 
 	return true;
 }
 
+/* The L4 protocol of the IP header at l3 in packet memory ending at end
+ * (direct packet access), 0 if it is neither IPv4 nor IPv6: a first check
+ * before the headers are copied. */
+static __always_inline __u8 mb_l4_proto(const union mb_hdr *h, const void *end)
+{
+	if ((const void *)(&h->v4 + 1) > end)
+		return 0;
+	if (h->v4.version == 4)
+		return h->v4.protocol;
+	return h->v6.version == 6 ? h->v6.nexthdr : 0;
+}
+
 /* Copies the headers at kernel address l3 (a BTF or probe-read pointer alike). */
 static __always_inline bool mb_hdr_read(union mb_hdr *h, const __u8 *l3)
 {
