@@ -156,6 +156,7 @@ export async function runPerturbation(ctx: BenchContext): Promise<PerturbationRe
   const seconds = ctx.quick ? 2 : 3;
   log(`perturbation: TCP throughput, ${tcpReps} interleaved reps × ${seconds} s iperf3 per condition`);
   const tcp: TcpRep[] = [];
+  let tracedBpf: TracedTcpBpf;
   let server: IperfServer | undefined;
   try {
     server = await startIperfServer(ctx.lab.target.name, { port: 5201 });
@@ -172,10 +173,10 @@ export async function runPerturbation(ctx: BenchContext): Promise<PerturbationRe
       }
       log(`perturbation: TCP rep ${rep + 1}: ${tcp.filter((r) => r.rep === rep).map((r) => `${r.condition} ${r.gbitPerS.toFixed(2)} Gbit/s`).join(', ')}`);
     }
+    tracedBpf = await tracedTcpBpf(ctx, server.port, seconds);
   } finally {
     await server?.stop();
   }
-  const tracedBpf = await tracedTcpBpf(ctx, seconds);
   log(`perturbation: traced TCP with BPF stats: ${tracedBpf.gbitPerS.toFixed(2)} Gbit/s, BPF ${(tracedBpf.bpfNsPerS / 1e6).toFixed(1)} ms/s (${(100 * tracedBpf.bpfCpuShare).toFixed(1)}% of the busy CPU)`);
   const tcpBy: PerturbationResult['tcp']['byCondition'] = {};
   for (const c of ['off', 'macebpf', 'bpftrace'] as Condition[]) {
@@ -194,15 +195,10 @@ export async function runPerturbation(ctx: BenchContext): Promise<PerturbationRe
   return result;
 }
 
-/** One traced transfer c1 → target with the kernel's BPF accounting on: macebpf's programs by run count and run time. */
-async function tracedTcpBpf(ctx: BenchContext, seconds: number): Promise<TracedTcpBpf> {
-  const server = await startIperfServer(ctx.lab.target.name, { port: 5202 });
-  try {
-    const x = await transferUnderStats(ctx, ctx.c1.name, server.port, seconds);
-    const byProgram: TracedTcpBpf['byProgram'] = {};
-    for (const p of x.byProgram) if (p.runCnt) byProgram[p.name] = { runsPerS: p.runCnt / x.wallS, nsPerRun: p.nsPerHit };
-    return { gbitPerS: x.gbitPerS, bpfCpuShare: x.bpfNs / x.cpuNs, bpfNsPerS: x.bpfNs / x.wallS, recordsPerS: x.records / x.wallS, byProgram };
-  } finally {
-    await server.stop();
-  }
+/** One traced transfer c1 → target (server on port) with the kernel's BPF accounting on: macebpf's programs by run count and run time. */
+async function tracedTcpBpf(ctx: BenchContext, port: number, seconds: number): Promise<TracedTcpBpf> {
+  const x = await transferUnderStats(ctx, ctx.c1.name, port, seconds);
+  const byProgram: TracedTcpBpf['byProgram'] = {};
+  for (const p of x.byProgram) if (p.runCnt) byProgram[p.name] = { runsPerS: p.runCnt / x.wallS, nsPerRun: p.nsPerHit };
+  return { gbitPerS: x.gbitPerS, bpfCpuShare: x.bpfNs / x.cpuNs, bpfNsPerS: x.bpfNs / x.wallS, recordsPerS: x.records / x.wallS, byProgram };
 }
