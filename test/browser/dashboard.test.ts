@@ -1,6 +1,7 @@
 // The dashboard in a real headless Chromium against a real `macebpf demo`
-// (issue 7): points arrive, tracing toggles stop and resume them, a limit
-// moves the achieved rate and its removal lifts it, the CSV is the selected
+// (issue 7): points arrive, tracing toggles stop and resume them (and show
+// what was asked until the daemon answers), a limit moves the achieved rate
+// and its removal lifts it, the CSV is the selected
 // container's, a bad rate is explained inline, and a daemon that goes away
 // shows as disconnected and is reconnected to when it is back. Screenshots
 // (light and dark) go to artifacts/browser/.
@@ -75,6 +76,56 @@ describe.skipIf(skipUnlessRoot)('dashboard in headless Chromium against macebpf 
     await page.check(`${row(c)} [data-testid=trace-toggle]`);
     await page.waitForSelector(`${row(c)}[data-traced=true]`, { timeout: 5000 });
     await eventually('new points after tracing is on again', async () => (await newest()) > stoppedAt, 5000);
+  });
+
+  test('a toggle shows what was asked until the daemon answers, and goes back when the daemon refuses', async () => {
+    // a second page whose WebSocket is routed through the test: its untrace is
+    // held until the test releases it (the page re-renders every second
+    // meanwhile), and its trace is answered with an error in the daemon's stead
+    const held = await browser.context.newPage();
+    let release: (() => void) | undefined;
+    const c = demo.containers[1];
+    const toggle = `${row(c)} [data-testid=trace-toggle]`;
+    try {
+      await held.routeWebSocket(/\/ws$/, (ws) => {
+        const server = ws.connectToServer();
+        ws.onMessage((m) => {
+          const msg = JSON.parse(String(m)) as { type: string; id?: string };
+          if (msg.type === 'untrace') release = () => server.send(m);
+          else if (msg.type === 'trace') ws.send(JSON.stringify({ type: 'error', id: msg.id, code: 'busy', message: 'refused by the test' }));
+          else server.send(m);
+        });
+      });
+      await held.goto(demo.url);
+      await held.waitForSelector(`${row(c)}[data-traced=true]`, { timeout: 5000 });
+      await held.uncheck(toggle);
+      const seen = new Set<string>();
+      for (const end = Date.now() + 2500; Date.now() < end; ) {
+        seen.add(`traced ${await held.getAttribute(row(c), 'data-traced')}, toggle ${(await held.isChecked(toggle)) ? 'on' : 'off'}`);
+        await held.waitForTimeout(100);
+      }
+      // the daemon still traces c (its untrace is held), yet the toggle stayed as asked
+      expect([...seen]).toEqual(['traced true, toggle off']);
+      expect(release).toBeDefined();
+      release!();
+      await held.waitForSelector(`${row(c)}[data-traced=false]`, { timeout: 5000 });
+      expect(await held.isChecked(toggle)).toBe(false);
+      await held.click(toggle); // refused: back to what the daemon says, and the error shown
+      await expect.poll(() => held.textContent('[data-testid=banner]')).toContain('refused by the test');
+      expect(await held.isChecked(toggle)).toBe(false);
+      expect(await held.getAttribute(row(c), 'data-traced')).toBe('false');
+    } finally {
+      await held.close();
+      // c traced again for the tests below, through the page that is not
+      // routed; in the background it drew no frames, so it is reloaded to
+      // show the daemon's state before its toggle is used
+      await page.bringToFront();
+      await page.reload();
+      await page.waitForSelector('[data-testid=conn][data-state=open]', { timeout: 5000 });
+      await page.waitForSelector(row(c), { timeout: 5000 });
+      await page.check(toggle);
+      await page.waitForSelector(`${row(c)}[data-traced=true]`, { timeout: 5000 });
+    }
   });
 
   test('setting a limit moves the achieved rate toward it; removing it lifts the rate', async () => {

@@ -79,7 +79,7 @@ const list = new ContainerList($<HTMLTableSectionElement>('containers').querySel
     model.metaVersion++;
   },
   toggle: (view, on) =>
-    void act(`${on ? 'tracing' : 'untracing'} ${view.label}`, () => (on ? conn.request({ type: 'trace', spec: view.spec, label: view.label }) : conn.request({ type: 'untrace', container: view.label }))).catch(() => undefined),
+    act(`${on ? 'tracing' : 'untracing'} ${view.label}`, () => (on ? conn.request({ type: 'trace', spec: view.spec, label: view.label }) : conn.request({ type: 'untrace', container: view.label }))).catch(() => undefined),
 });
 
 const limitPanel = new LimitPanel({

@@ -1,13 +1,16 @@
 // containers.ts - the container list: traced or not (a toggle that traces
 // or untraces through the daemon), label, netns, packets/s, bytes/s,
 // coverage, lost records and limit. Rows are kept by netns and their cells
-// updated in place, so a click is never lost to a rebuilt row.
+// updated in place, so a click is never lost to a rebuilt row, and a toggle
+// shows what was asked until the daemon answers (a render from an older
+// view would otherwise flip it back under the pointer).
 import type { ContainerSummary, ContainerView } from '../../../src/core/protocol';
 import { bitRate, bytesPerSecond, count, el, percent, perSecond } from './format';
 
 export interface ContainerListEvents {
   select(label: string): void;
-  toggle(view: ContainerView, on: boolean): void;
+  /** settles once the daemon has answered (its containers update comes first) */
+  toggle(view: ContainerView, on: boolean): Promise<unknown>;
 }
 
 interface Row {
@@ -20,6 +23,8 @@ export class ContainerList {
   private readonly rows = new Map<number, Row>();
   /** latest view per netns, for the toggle's handler */
   private readonly views = new Map<number, ContainerView>();
+  /** the state asked for per netns, while the daemon's answer is awaited */
+  private readonly pending = new Map<number, boolean>();
 
   constructor(
     private readonly tbody: HTMLTableSectionElement,
@@ -39,7 +44,7 @@ export class ContainerList {
       row.tr.dataset.container = v.label;
       row.tr.dataset.traced = String(v.traced);
       row.tr.setAttribute('aria-selected', String(v.label === selected));
-      row.toggle.checked = v.traced;
+      row.toggle.checked = this.pending.get(v.netns) ?? v.traced;
       row.toggle.disabled = !canChange;
       row.toggle.title = canChange ? (v.traced ? 'stop tracing this container' : 'trace this container') : 'needs the token: open the URL macebpf printed';
       const texts = [
@@ -68,7 +73,12 @@ export class ContainerList {
     toggle.addEventListener('click', (ev) => ev.stopPropagation());
     toggle.addEventListener('change', () => {
       const view = this.currentView(v.netns);
-      if (view) this.on.toggle(view, toggle.checked);
+      if (!view) return;
+      const on = toggle.checked;
+      this.pending.set(v.netns, on);
+      void this.on.toggle(view, on).finally(() => {
+        if (this.pending.get(v.netns) === on) this.pending.delete(v.netns);
+      });
     });
     const cells = Array.from({ length: 7 }, (_, k) => el('td', k >= 2 && k <= 5 ? { class: 'num' } : {}));
     cells[3].dataset.testid = 'bps';
