@@ -1,10 +1,10 @@
 // The dashboard in a real headless Chromium against a real `macebpf demo`
 // (issue 7): points arrive, tracing toggles stop and resume them (and show
 // what was asked until the daemon answers), a limit moves the achieved rate
-// and its removal lifts it, the CSV is the selected
-// container's, a bad rate is explained inline, and a daemon that goes away
-// shows as disconnected and is reconnected to when it is back. Screenshots
-// (light and dark) go to artifacts/browser/.
+// and its removal lifts it, the CSV is the selected container's, a bad rate
+// is explained inline, and a daemon that goes away shows as disconnected and
+// is reconnected to when it is back. Screenshots (light and dark) go to
+// artifacts/browser/.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Page } from 'playwright-core';
