@@ -52,14 +52,15 @@ export function renderTable(rows: string[][]): string {
 
 const REDRAW_MS = 1000;
 
-/** Redraws the table once a second while stdout is a TTY; returns what stops it. */
-export function liveTable(tracing: Tracing): () => void {
-  if (process.stdout.isTTY !== true) return () => undefined;
-  const timer = setInterval(() => process.stdout.write('\x1b[H\x1b[J' + renderTable(tableRows(tracing))), REDRAW_MS);
+/** Redraws the table once a second while out (stdout, or stderr when the CSV
+ * goes to stdout; none: no live table) is a TTY; returns what stops it. */
+export function liveTable(tracing: Tracing, out: NodeJS.WriteStream | undefined = process.stdout): () => void {
+  if (out?.isTTY !== true) return () => undefined;
+  const timer = setInterval(() => out.write('\x1b[H\x1b[J' + renderTable(tableRows(tracing))), REDRAW_MS);
   return () => clearInterval(timer);
 }
 
 /** The table once more, after the run (clearing the screen on a TTY). */
-export function finalTable(rows: string[][]): string {
-  return (process.stdout.isTTY === true ? '\x1b[H\x1b[J' : '') + renderTable(rows);
+export function finalTable(rows: string[][], out: NodeJS.WriteStream = process.stdout): string {
+  return (out.isTTY === true ? '\x1b[H\x1b[J' : '') + renderTable(rows);
 }

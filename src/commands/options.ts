@@ -40,7 +40,8 @@ commands:
 
 SPEC: an ip netns name, a netns path (/run/netns/x, /proc/N/ns/net) or pid:N.
 --outer defaults to the device of the default route in --outer-netns, which
-defaults to the caller's netns. Durations: 10, 10s, 500ms, 2m.`;
+defaults to the caller's netns. Durations: 10, 10s, 500ms, 2m. --csv -: the
+CSV to stdout, the table to stderr.`;
 
 export type Command =
   | { name: 'trace'; args: TraceArgs }
@@ -109,6 +110,33 @@ function pingSize(text: string): number {
   return n;
 }
 
+type OptionSpec = { type: 'string' | 'boolean'; short?: string; multiple?: boolean };
+
+// util.parseArgs takes a value that starts with a dash ("--rate -5mbit",
+// "-c -1") for an option of its own and refuses it as ambiguous. Such a value
+// is joined to its option here, so that macebpf's own check says what is
+// wrong with it ("it is negative") instead of the parser's advice.
+function joinDashValues(args: readonly string[], options: Record<string, OptionSpec>): string[] {
+  const byShort = new Map(Object.entries(options).flatMap(([name, o]) => (o.short ? [[o.short, name] as const] : [])));
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const next = args[i + 1];
+    const name = a.startsWith('--') ? a.slice(2) : /^-[^-]$/.test(a) ? byShort.get(a[1]!) : undefined;
+    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && /^-[\d.]/.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else {
+      out.push(a);
+    }
+  }
+  return out;
+}
+
+function parse<O extends Record<string, OptionSpec>>(args: readonly string[], options: O, allowPositionals = false) {
+  return parseArgs({ args: joinDashValues(args, options), options, strict: true, allowPositionals });
+}
+
 const SERVER_OPTIONS = { host: { type: 'string' }, port: { type: 'string' } } as const;
 
 function serverOpts(values: { host?: string; port?: string }): { host: string; port: number } {
@@ -123,17 +151,13 @@ export function parseCommandLine(argv: string[]): Command {
   const [name, ...rest] = argv;
   switch (name) {
     case 'trace': {
-      const { values } = parseArgs({
-        args: rest,
-        strict: true,
-        options: {
-          netns: { type: 'string', multiple: true },
-          outer: { type: 'string' },
-          'outer-netns': { type: 'string' },
-          duration: { type: 'string' },
-          csv: { type: 'string' },
-          ...TRACER_OPTIONS,
-        },
+      const { values } = parse(rest, {
+        netns: { type: 'string', multiple: true },
+        outer: { type: 'string' },
+        'outer-netns': { type: 'string' },
+        duration: { type: 'string' },
+        csv: { type: 'string' },
+        ...TRACER_OPTIONS,
       });
       return {
         name: 'trace',
@@ -148,22 +172,17 @@ export function parseCommandLine(argv: string[]): Command {
       };
     }
     case 'ping': {
-      const { values, positionals } = parseArgs({
-        args: rest,
-        strict: true,
-        allowPositionals: true,
-        options: {
-          netns: { type: 'string' },
-          count: { type: 'string', short: 'c' },
-          interval: { type: 'string', short: 'i' },
-          size: { type: 'string', short: 's' },
-          ipv4: { type: 'boolean', short: '4' },
-          ipv6: { type: 'boolean', short: '6' },
-          outer: { type: 'string' },
-          'outer-netns': { type: 'string' },
-          csv: { type: 'string' },
-        },
-      });
+      const { values, positionals } = parse(rest, {
+        netns: { type: 'string' },
+        count: { type: 'string', short: 'c' },
+        interval: { type: 'string', short: 'i' },
+        size: { type: 'string', short: 's' },
+        ipv4: { type: 'boolean', short: '4' },
+        ipv6: { type: 'boolean', short: '6' },
+        outer: { type: 'string' },
+        'outer-netns': { type: 'string' },
+        csv: { type: 'string' },
+      }, true);
       if (!values.netns) throw new Error('ping needs --netns SPEC (an ip netns name, a path, or pid:N)');
       if (positionals.length !== 1) throw new Error(`ping needs exactly one TARGET (an address or host name), got ${positionals.length ? positionals.join(' ') : 'none'}`);
       if (values.ipv4 && values.ipv6) throw new Error('ping takes -4 or -6, not both');
@@ -183,16 +202,12 @@ export function parseCommandLine(argv: string[]): Command {
       };
     }
     case 'limit': {
-      const { values } = parseArgs({
-        args: rest,
-        strict: true,
-        options: {
-          netns: { type: 'string' },
-          rate: { type: 'string' },
-          dev: { type: 'string' },
-          horizon: { type: 'string' },
-          duration: { type: 'string' },
-        },
+      const { values } = parse(rest, {
+        netns: { type: 'string' },
+        rate: { type: 'string' },
+        dev: { type: 'string' },
+        horizon: { type: 'string' },
+        duration: { type: 'string' },
       });
       if (!values.netns) throw new Error('limit needs --netns SPEC (an ip netns name, a path, or pid:N)');
       if (!values.rate) throw new Error('limit needs --rate RATE: Mesos bytes/s (37500KB, 100MB) or tc bits/s (300mbit, 1gbit)');
@@ -208,11 +223,7 @@ export function parseCommandLine(argv: string[]): Command {
       };
     }
     case 'stats': {
-      const { values } = parseArgs({
-        args: rest,
-        strict: true,
-        options: { netns: { type: 'string', multiple: true }, interval: { type: 'string' }, count: { type: 'string' } },
-      });
+      const { values } = parse(rest, { netns: { type: 'string', multiple: true }, interval: { type: 'string' }, count: { type: 'string' } });
       return {
         name: 'stats',
         args: {
@@ -223,18 +234,14 @@ export function parseCommandLine(argv: string[]): Command {
       };
     }
     case 'serve': {
-      const { values } = parseArgs({
-        args: rest,
-        strict: true,
-        options: {
-          ...SERVER_OPTIONS,
-          ...TRACER_OPTIONS,
-          netns: { type: 'string', multiple: true },
-          outer: { type: 'string' },
-          'outer-netns': { type: 'string' },
-          'token-file': { type: 'string' },
-          duration: { type: 'string' },
-        },
+      const { values } = parse(rest, {
+        ...SERVER_OPTIONS,
+        ...TRACER_OPTIONS,
+        netns: { type: 'string', multiple: true },
+        outer: { type: 'string' },
+        'outer-netns': { type: 'string' },
+        'token-file': { type: 'string' },
+        duration: { type: 'string' },
       });
       return {
         name: 'serve',
@@ -250,11 +257,7 @@ export function parseCommandLine(argv: string[]): Command {
       };
     }
     case 'demo': {
-      const { values } = parseArgs({
-        args: rest,
-        strict: true,
-        options: { ...SERVER_OPTIONS, containers: { type: 'string' }, duration: { type: 'string' } },
-      });
+      const { values } = parse(rest, { ...SERVER_OPTIONS, containers: { type: 'string' }, duration: { type: 'string' } });
       return {
         name: 'demo',
         args: {
@@ -265,12 +268,7 @@ export function parseCommandLine(argv: string[]): Command {
       };
     }
     case 'lab': {
-      const { values, positionals } = parseArgs({
-        args: rest,
-        strict: true,
-        allowPositionals: true,
-        options: { containers: { type: 'string' } },
-      });
+      const { values, positionals } = parse(rest, { containers: { type: 'string' } }, true);
       const [action, ...ids] = positionals;
       if (action === 'up') {
         return { name: 'lab', action, containers: values.containers === undefined ? 2 : positiveInt(values.containers, '--containers', 16) };

@@ -1,8 +1,8 @@
 // ping.ts - `macebpf ping`: runs the system ping inside a container, joins
 // every echo with its egress and ingress records, and prints per echo the raw
 // RTT, the parts it subtracts, the corrected RTT and the RTT at the outer
-// device measured in the kernel; then a summary (docs/measurement.md).
-import { createWriteStream } from 'node:fs';
+// device measured in the kernel; then a summary (docs/measurement.md). With
+// `--csv -` the echoes' CSV goes to stdout and the table to stderr.
 import * as readline from 'node:readline';
 import { parsePingLine, parsePingSummary } from '../core/ping-output';
 import { DIRECTIONS } from '../core/records';
@@ -13,6 +13,7 @@ import { resolveOuter } from '../host/iface';
 import { resolveNetns } from '../host/netns';
 import { spawnInNetns } from '../host/nsexec';
 import { Tracing } from '../host/tracing';
+import { csvTarget } from './csv-target';
 import { onShutdown } from './lifecycle';
 
 export interface PingArgs {
@@ -59,18 +60,20 @@ export async function runPing(args: PingArgs): Promise<void> {
     }
   });
 
-  const csv = args.csv ? new CsvWriter<Echo>(createWriteStream(args.csv), ECHO_CSV_HEADER, (e) => formatEchoRow(e, store.baseNs)) : undefined;
+  const target = csvTarget(args.csv);
+  const table = target.human;
+  const csv = target.stream ? new CsvWriter<Echo>(target.stream, ECHO_CSV_HEADER, (e) => formatEchoRow(e, store.baseNs)) : undefined;
   const echoes: Echo[] = [];
   const emit = (list: Echo[]): void => {
     for (const e of list) {
       echoes.push(e);
-      process.stdout.write(row([String(e.seq), fmt(e.rawNs), fmt(e.egressNs), fmt(e.ingressNs), fmt(e.correctedNs), fmt(e.outerNs)]));
+      table.write(row([String(e.seq), fmt(e.rawNs), fmt(e.egressNs), fmt(e.ingressNs), fmt(e.correctedNs), fmt(e.outerNs)]));
     }
     if (csv && list.length) void csv.write(list).catch(() => undefined); // failures surface in close()
   };
 
   process.stderr.write(`macebpf: ping ${args.target} from ${container.label} (outer device ${outer.name} in netns ${outer.netns.label})\n`);
-  process.stdout.write(row(COLUMNS));
+  table.write(row(COLUMNS));
   const child = spawnInNetns(ref, 'ping', pingArgs(args));
   onShutdown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
@@ -91,7 +94,7 @@ export async function runPing(args: PingArgs): Promise<void> {
   clearInterval(timer);
   await tracing.close(); // every record the kernel emitted has reached the join
   emit(join.flush());
-  await csv?.close();
+  if (csv) await target.close(() => csv.close());
 
   if (status.error) {
     const why = (status.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'ping (iputils-ping) or nsenter (util-linux) is not installed' : status.error.message;
@@ -104,7 +107,7 @@ export async function runPing(args: PingArgs): Promise<void> {
     const v = quantilesOf(matched.map(pick));
     return `${fmt(v.p50)} / ${fmt(v.p90)} / ${fmt(v.p99)}`;
   };
-  process.stdout.write(
+  table.write(
     `--- ${args.target} from ${container.label}: ${summary.sent} sent, ${summary.received} replies, ${matched.length} matched (${summary.received ? ((100 * matched.length) / summary.received).toFixed(1) : '0.0'}%)\n` +
       `p50 / p90 / p99: raw ${q((e) => e.rawNs)}, egress ${q((e) => e.egressNs)}, ingress ${q((e) => e.ingressNs)}, corrected ${q((e) => e.correctedNs)}, outer ${q((e) => e.outerNs)}\n`,
   );

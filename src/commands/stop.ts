@@ -15,6 +15,9 @@ export async function untilStopped(durationNs: number | undefined, finish: () =>
     stop();
     await finished;
   });
-  await finished;
-  unregister();
+  try {
+    await finished;
+  } finally {
+    unregister(); // a failed finish is the command's error, not a cleanup's too
+  }
 }

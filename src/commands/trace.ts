@@ -1,12 +1,12 @@
 // trace.ts - `macebpf trace`: trace containers, show the live table on a TTY,
-// write every record to CSV (DESIGN §5).
-import { createWriteStream } from 'node:fs';
+// write every record to CSV (DESIGN §5; `--csv -`: to stdout, the table to stderr).
 import { rowsFromBatch } from '../core/csv';
 import type { TracerOptions } from '../host/addon';
 import { latencyCsv } from '../host/csv-writer';
 import { resolveOuter } from '../host/iface';
 import { resolveNetns, type NetnsRef } from '../host/netns';
 import { Tracing } from '../host/tracing';
+import { CSV_TO_STDOUT, csvTarget } from './csv-target';
 import { onShutdown } from './lifecycle';
 import { finalTable, liveTable, tableRows } from './live-table';
 import { untilStopped } from './stop';
@@ -30,7 +30,8 @@ export async function runTrace(args: TraceArgs): Promise<void> {
   tracing.tracer.addOuter(outer);
   for (const ref of refs) tracing.trace(ref);
 
-  const csv = args.csv ? latencyCsv(createWriteStream(args.csv)) : undefined;
+  const target = csvTarget(args.csv);
+  const csv = target.stream ? latencyCsv(target.stream) : undefined;
   if (csv) {
     const base = tracing.store.baseNs;
     // CsvWriter queues batches in order and waits for drain; a failure is
@@ -39,14 +40,14 @@ export async function runTrace(args: TraceArgs): Promise<void> {
   }
 
   const labels = tracing.store.traced.map((c) => c.label).join(', ');
-  process.stderr.write(`macebpf: tracing ${labels} via outer device ${outer.name} (netns ${outer.netns.label})${args.csv ? `, writing ${args.csv}` : ''}; Ctrl-C stops\n`);
-  const stopTable = liveTable(tracing);
+  process.stderr.write(`macebpf: tracing ${labels} via outer device ${outer.name} (netns ${outer.netns.label})${args.csv === undefined ? '' : args.csv === CSV_TO_STDOUT ? ', CSV to standard output' : `, writing ${args.csv}`}; Ctrl-C stops\n`);
+  const stopTable = liveTable(tracing, target.live);
 
   await untilStopped(args.durationNs, async () => {
     stopTable();
     await tracing.close(); // the last batches reach the CSV writer before this resolves
     const rows = tableRows(tracing);
-    await csv?.close();
-    process.stdout.write(finalTable(rows));
+    if (csv) await target.close(() => csv.close());
+    target.human.write(finalTable(rows, target.human));
   });
 }

@@ -10,7 +10,7 @@ import { resolveNetns } from '../../src/host/netns';
 import { run } from '../../src/lab/exec';
 import { labDown, labUp, listLabs, netnsList, reapLabs, type Lab } from '../../src/lab/topology';
 import { killAllTraffic, ping } from '../../src/lab/traffic';
-import { assertBuilt, cli, killCli, until } from '../support/cli';
+import { assertBuilt, cli, killCli, until, type Cli } from '../support/cli';
 import { isRoot, skipUnlessRoot } from '../support/root';
 
 /** Our BPF programs currently loaded in the kernel (names start with mb_). */
@@ -26,6 +26,14 @@ async function programsAfterSettling(): Promise<string[]> {
     await new Promise((r) => setTimeout(r, 50));
   }
   return ourPrograms();
+}
+
+/** The final table's records column summed over a container's rows: the session's count. */
+function tableRecords(text: string, container: string): number {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(container))
+    .reduce((sum, l) => sum + Number(l.trim().split(/\s+/)[2]), 0);
 }
 
 describe.skipIf(skipUnlessRoot)('macebpf CLI (root, real kernel)', () => {
@@ -63,13 +71,8 @@ describe.skipIf(skipUnlessRoot)('macebpf CLI (root, real kernel)', () => {
     const lines = fs.readFileSync(csv, 'utf8').trimEnd().split('\n');
     expect(lines[0]).toBe(CSV_HEADER);
     const rows = lines.slice(1).map(parseCsvRow);
-    // The final table's records column is the session's count: the CSV has exactly as many rows.
-    const tableRecords = p
-      .stdout()
-      .split('\n')
-      .filter((l) => l.startsWith(lab.containers[0].name))
-      .reduce((sum, l) => sum + Number(l.trim().split(/\s+/)[2]), 0);
-    expect(rows.length).toBe(tableRecords);
+    // The CSV has exactly as many rows as the session counted.
+    expect(rows.length).toBe(tableRecords(p.stdout(), lab.containers[0].name));
     const inode = resolveNetns(lab.containers[0].name).inode;
     for (const r of rows) {
       expect(r.container).toBe(lab.containers[0].name);
@@ -133,6 +136,44 @@ describe.skipIf(skipUnlessRoot)('macebpf CLI (root, real kernel)', () => {
     expect(await programsAfterSettling()).toEqual([]);
   });
 
+  /** trace with extra options while c1 sends 20 pings; resolves when it has exited. */
+  async function traceWhilePinging(extra: string[]): Promise<{ p: Cli; exit: { code: number | null } }> {
+    const p = cli([...traceArgs, ...extra]);
+    await until('the tracer to start', () => p.stderr().includes('tracing'));
+    await ping(lab.containers[0].name, lab.target.ip4, { count: 20, intervalS: 0.01 });
+    return { p, exit: await p.exited };
+  }
+
+  it('`--csv -` writes the CSV to stdout, alone, and the table to stderr', async () => {
+    const { p, exit } = await traceWhilePinging(['--duration', '3s', '--csv', '-']);
+    expect(exit.code, p.stderr()).toBe(0);
+    const lines = p.stdout().trimEnd().split('\n');
+    expect(lines[0]).toBe(CSV_HEADER);
+    const rows = lines.slice(1).map(parseCsvRow); // every line after the header is a record
+    expect(rows.length).toBeGreaterThanOrEqual(40);
+    expect(rows.length).toBe(tableRecords(p.stderr(), lab.containers[0].name));
+    expect(p.stderr()).toMatch(/CSV to standard output/);
+  });
+
+  it('`ping --csv -` writes the echoes\' CSV to stdout and its table to stderr', async () => {
+    const p = cli(['ping', '--netns', lab.containers[0].name, '--outer', lab.host.uplink, '--outer-netns', lab.host.name, '-c', '3', '-i', '0.05', '--csv', '-', lab.target.ip4]);
+    const exit = await p.exited;
+    expect(exit.code, p.stderr()).toBe(0);
+    const lines = p.stdout().trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^seq,timestamp_ns,raw_ns,/);
+    expect(lines.slice(1).map((l) => l.split(',')[0])).toEqual(['1', '2', '3']);
+    expect(p.stderr()).toMatch(/^\s+seq\s+raw\s+egress/m);
+    expect(p.stderr()).toMatch(/3 sent, 3 replies, 3 matched/);
+  });
+
+  it('a CSV file that cannot be written is reported once, with the reason, and exits 1', async () => {
+    const { p, exit } = await traceWhilePinging(['--duration', '2s', '--csv', '/dev/full']);
+    expect(exit.code, p.stderr()).toBe(1);
+    const failures = p.stderr().split('\n').filter((l) => /failed/.test(l));
+    expect(failures).toEqual([expect.stringMatching(/^macebpf: CSV output failed: ENOSPC/)]);
+    expect(await programsAfterSettling()).toEqual([]);
+  });
+
   // Every value below passes node's argument parser (a string where a string
   // is expected); what rejects it is macebpf's own validation, whose whole
   // message is matched: it names the option (or spec) and the value given.
@@ -156,6 +197,10 @@ describe.skipIf(skipUnlessRoot)('macebpf CLI (root, real kernel)', () => {
     [['serve', '--port', '0', '--netns', 'LAB0', '--inflight', '16'], /^macebpf: invalid --inflight "16": use a whole number from 64 to 16777216$/],
     [['serve', '--port', '0', '--netns', 'LAB0', '--max-age', '500ns'], /^macebpf: invalid --max-age "500ns": use a duration from 1us to 4s /],
     [['limit', '--netns', 'LAB0', '--rate', '0mbit'], /^macebpf: invalid rate "0mbit": it must be greater than zero; /],
+    // A value that starts with a dash reaches macebpf too, not the parser's "ambiguous" refusal.
+    [['limit', '--netns', 'LAB0', '--rate', '-5mbit'], /^macebpf: invalid rate "-5mbit": it is negative; /],
+    [['trace', '--netns', 'LAB0', '--duration', '-1'], /^macebpf: invalid --duration "-1": it is negative; /],
+    [['ping', '--netns', 'LAB0', '-c', '-3', '198.18.0.1'], /^macebpf: invalid -c "-3": use a whole number from 1 to 1000000$/],
     [['limit', '--netns', 'LAB0', '--rate', '1mbit', '--horizon', '0'], /^macebpf: invalid --horizon "0": use a duration from 1us to 60s/],
     [['ping', '--netns', 'LAB0', '-s', '8', '198.18.0.1'], /^macebpf: invalid -s "8": use a payload size from 16 to 65507 bytes/],
     [['frobnicate'], /^macebpf: unknown command "frobnicate"/],

@@ -74,6 +74,33 @@ describe.skipIf(skipUnlessRoot)('command lifecycle (root, real kernel, lab)', ()
     await expectNothingLeft(p, progs, ns, cmd === 'serve' ? token : undefined);
   });
 
+  it('`trace --csv -` whose reader leaves mid-stream (`| head -3`) ends with 141, reports no CSV failure, leaves nothing', async () => {
+    const progs = await ourProgramIds();
+    const ns = await netnsList();
+    const p = cli([...traceArgs, '--csv', '-']);
+    await started(p, /tracing/);
+    const flood = ping(lab.containers[0].name, lab.target.ip4, { count: 400, intervalS: 0.005 });
+    let rows = '';
+    await new Promise<void>((resolve) => {
+      p.child.stdout!.on('data', (d: Buffer) => {
+        rows += d.toString();
+        if (rows.split('\n').length > 3) resolve();
+      });
+    });
+    const t0 = performance.now();
+    p.child.stdout!.destroy(); // head has its three lines and exits; the tracer is still writing rows
+    const exit = await p.exited;
+    const ms = performance.now() - t0;
+    await flood;
+    expect(rows.split('\n')[0]).toBe(CSV_HEADER);
+    expect(exit.code, p.stderr()).toBe(EXIT_OUTPUT_CLOSED);
+    expect(ms).toBeLessThan(deadlineMs(1500));
+    // Its broken pipe is how the run ends, not an error of its own.
+    expect(p.stderr()).toMatch(/standard output closed/);
+    expect(p.stderr()).not.toMatch(/failed|EPIPE/);
+    await expectNothingLeft(p, progs, ns);
+  });
+
   it('`macebpf demo 2>&1 | head -3` ends soon after head exits and removes its lab', async () => {
     const ns = await netnsList();
     const sh = spawn('bash', ['-c', `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} demo --port 0 2>&1 | head -3`], { stdio: ['ignore', 'pipe', 'pipe'] });

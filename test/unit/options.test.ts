@@ -25,6 +25,16 @@ describe('parseCommandLine', () => {
     expect(hi.name === 'trace' && hi.args.tracer).toMatchObject({ inflightEntries: 1 << 24, maxAgeNs: 4e9 });
   });
 
+  it('a value that starts with a dash is the option\'s value, checked by macebpf', () => {
+    expect(() => parseCommandLine(['limit', '--netns', 'a', '--rate', '-5mbit'])).toThrow(/^invalid rate "-5mbit": it is negative/);
+    expect(() => parseCommandLine(['ping', '--netns', 'a', '-i', '-0.2', 't'])).toThrow(/^invalid -i "-0.2": it is negative/);
+    expect(() => parseCommandLine(['serve', '--port', '-1'])).toThrow(/^invalid --port "-1"/);
+    // an option after an option stays an option
+    expect(() => parseCommandLine(['trace', '--netns', '--csv', 'x'])).toThrow(/argument is ambiguous/);
+    const cmd = parseCommandLine(['trace', '--netns', 'a', '--csv', '-']);
+    expect(cmd.name === 'trace' && cmd.args.csv).toBe('-');
+  });
+
   it('bare duration numbers are seconds', () => {
     const cmd = parseCommandLine(['trace', '--netns', 'a', '--duration', '3']);
     expect(cmd.name === 'trace' && cmd.args.durationNs).toBe(3e9);
