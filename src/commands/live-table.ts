@@ -52,15 +52,15 @@ export function renderTable(rows: string[][]): string {
 
 const REDRAW_MS = 1000;
 
-/** Redraws the table once a second while out (stdout, or stderr when the CSV
- * goes to stdout; none: no live table) is a TTY; returns what stops it. */
-export function liveTable(tracing: Tracing, out: NodeJS.WriteStream | undefined = process.stdout): () => void {
+/** Redraws the table once a second while out is a TTY (undefined: nowhere,
+ * as when CSV rows go to the same terminal); returns what stops it. */
+export function liveTable(tracing: Tracing, out: NodeJS.WriteStream | undefined): () => void {
   if (out?.isTTY !== true) return () => undefined;
   const timer = setInterval(() => out.write('\x1b[H\x1b[J' + renderTable(tableRows(tracing))), REDRAW_MS);
   return () => clearInterval(timer);
 }
 
-/** The table once more, after the run (clearing the screen on a TTY). */
-export function finalTable(rows: string[][], out: NodeJS.WriteStream = process.stdout): string {
-  return (out.isTTY === true ? '\x1b[H\x1b[J' : '') + renderTable(rows);
+/** The table once more, after the run, clearing the screen where liveTable drew on it. */
+export function finalTable(rows: string[][], live: NodeJS.WriteStream | undefined): string {
+  return (live?.isTTY === true ? '\x1b[H\x1b[J' : '') + renderTable(rows);
 }

@@ -38,11 +38,11 @@ export async function startServer(args: ServeArgs): Promise<Server> {
 /** Serves until --duration or a stop, with the live table on a TTY; prints the table once more at the end. */
 export async function serveUntilStopped(server: Server, durationNs: number | undefined): Promise<void> {
   const tracing = server.daemon.tracing;
-  const stopTable = liveTable(tracing);
+  const stopTable = liveTable(tracing, process.stdout);
   await untilStopped(durationNs, async () => {
     stopTable();
     await server.close();
-    process.stdout.write(finalTable(tableRows(tracing)));
+    process.stdout.write(finalTable(tableRows(tracing), process.stdout));
   });
 }
 

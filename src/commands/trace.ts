@@ -48,6 +48,6 @@ export async function runTrace(args: TraceArgs): Promise<void> {
     await tracing.close(); // the last batches reach the CSV writer before this resolves
     const rows = tableRows(tracing);
     if (csv) await target.close(() => csv.close());
-    target.human.write(finalTable(rows, target.human));
+    target.human.write(finalTable(rows, target.live));
   });
 }

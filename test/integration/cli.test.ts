@@ -1,6 +1,7 @@
 // `macebpf trace` as a user runs it: the compiled CLI in a child process, the
 // lab, real pings; the CSV it writes; what is left after it exits normally,
 // on SIGTERM, on SIGKILL; the errors it gives for bad input. Root only.
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -10,7 +11,7 @@ import { resolveNetns } from '../../src/host/netns';
 import { run } from '../../src/lab/exec';
 import { labDown, labUp, listLabs, netnsList, reapLabs, type Lab } from '../../src/lab/topology';
 import { killAllTraffic, ping } from '../../src/lab/traffic';
-import { assertBuilt, cli, killCli, until, type Cli } from '../support/cli';
+import { assertBuilt, CLI, cli, killCli, until, type Cli } from '../support/cli';
 import { isRoot, skipUnlessRoot } from '../support/root';
 
 /** Our BPF programs currently loaded in the kernel (names start with mb_). */
@@ -153,6 +154,25 @@ describe.skipIf(skipUnlessRoot)('macebpf CLI (root, real kernel)', () => {
     expect(rows.length).toBeGreaterThanOrEqual(40);
     expect(rows.length).toBe(tableRecords(p.stderr(), lab.containers[0].name));
     expect(p.stderr()).toMatch(/CSV to standard output/);
+  });
+
+  it('`--csv -` on a terminal draws no table over the CSV rows (stdout and stderr both the terminal)', async () => {
+    // script(1) gives the command a pseudo-terminal, as a user's shell does.
+    const cmd = [process.execPath, CLI, ...traceArgs, '--duration', '3s', '--csv', '-'].map((a) => `'${a}'`).join(' ');
+    const child = spawn('script', ['-qec', cmd, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    try {
+      await until('the tracer to start', () => out.includes('tracing'));
+      await ping(lab.containers[0].name, lab.target.ip4, { count: 20, intervalS: 0.01 });
+      expect(await exited, out).toBe(0);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    expect(out.split(/\r?\n/).filter((l) => /^\d+,/.test(l)).length).toBeGreaterThanOrEqual(40); // CSV rows
+    expect(out).not.toContain('\x1b[H'); // no redraw, no clear screen
+    expect(await programsAfterSettling()).toEqual([]);
   });
 
   it('`ping --csv -` writes the echoes\' CSV to stdout and its table to stderr', async () => {
