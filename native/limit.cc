@@ -42,6 +42,7 @@ Napi::Value Tracer::Limit(const Napi::CallbackInfo& info) {
   std::string ifname = StringArg(info, 1, "ifname");
   uint32_t netns = U32Arg(info, 2, "netns");
   struct mb_limit_cfg cfg = {};
+  // Bounds as src/core/units.ts (RATE_*, HORIZON_*), which callers check first.
   cfg.rate = static_cast<__u64>(NumberArg(info, 3, "rate", 1, 1e12));
   cfg.horizon_ns = static_cast<__u64>(NumberArg(info, 4, "horizonNs", 1e3, 60e9));
   cfg.enforce = info.Length() > 5 && info[5].ToBoolean() ? 1 : 0;

@@ -41,6 +41,25 @@ const spec = z.string().superRefine((s, ctx) => {
   if (p) ctx.addIssue({ code: 'custom', message: p });
 });
 
+/**
+ * Why text cannot be a container label given by a client: labels name
+ * containers in CSV rows, metrics and the live table, so no control
+ * characters or surrounding spaces, and not all digits (a name of that form
+ * means a netns inode).
+ */
+export function labelProblem(text: string): string | undefined {
+  if (text.length < 1 || text.length > 64) return `label ${JSON.stringify(text)} has ${text.length} characters; use 1 to 64`;
+  if (/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(text)) return `label ${JSON.stringify(text)} contains a control character; use printable characters`;
+  if (text.trim() !== text) return `label ${JSON.stringify(text)} starts or ends with a space`;
+  if (/^\d+$/.test(text)) return `label ${JSON.stringify(text)} is all digits, which names a netns inode; add a letter`;
+  return undefined;
+}
+
+const label = z.string().superRefine((s, ctx) => {
+  const p = labelProblem(s);
+  if (p) ctx.addIssue({ code: 'custom', message: p });
+});
+
 /** A traced container, by its label or its netns inode in decimal. */
 const containerRef = z.string().min(1, 'name a container by label or netns inode').max(256);
 
@@ -66,11 +85,13 @@ const id = z.union([z.string().max(64), z.number().int()]).optional();
 
 export const LimitBody = z.strictObject({ rate, horizon: horizon.optional() });
 export type LimitBody = z.infer<typeof LimitBody>;
+/** POST /api/containers/{spec}/trace body. */
+export const TraceBody = z.strictObject({ label: label.optional() });
 
 export const ClientMessage = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('auth'), id, token: z.string().min(1).max(256) }),
   z.strictObject({ type: z.literal('subscribe'), id, containers: z.array(containerRef).max(256).nullable() }),
-  z.strictObject({ type: z.literal('trace'), id, spec, label: z.string().min(1).max(64).optional() }),
+  z.strictObject({ type: z.literal('trace'), id, spec, ...TraceBody.shape }),
   z.strictObject({ type: z.literal('untrace'), id, container: containerRef }),
   z.strictObject({ type: z.literal('limit'), id, container: containerRef, rate, horizon: horizon.optional() }),
   z.strictObject({ type: z.literal('unlimit'), id, container: containerRef }),

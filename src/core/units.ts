@@ -70,6 +70,11 @@ const TC_BITS: Record<string, number> = {
   tibps: 8 * 1024 ** 4,
 };
 
+/** What a limit takes (native/limit.cc holds the same range): from 1 byte/s
+ * up to 1e12 bytes/s (8 Tbit/s), where one frame's departure step is ~1 ns. */
+export const RATE_MIN_BYTES_PER_SEC = 1;
+export const RATE_MAX_BYTES_PER_SEC = 1e12;
+
 const RATE_FORMS = 'use Mesos bytes (37500KB, 100MB, 1GB, 512B) or tc bits (300mbit, 1gbit, 64kbit; tc "mbps" means megabytes/s)';
 
 /** Parses a rate in Mesos bytes units or tc units into bytes per second. */
@@ -91,7 +96,8 @@ export function parseRate(text: string): number {
   else if (TC_BITS[unit.toLowerCase()] !== undefined) bytesPerSec = (value * TC_BITS[unit.toLowerCase()]) / 8;
   else return fail(`unknown unit "${unit}"`);
   if (!(bytesPerSec > 0)) fail('it must be greater than zero');
-  if (!Number.isFinite(bytesPerSec)) fail('it is too large');
+  if (bytesPerSec < RATE_MIN_BYTES_PER_SEC) fail(`it is ${bytesPerSec} bytes/s, below the smallest limit of 1 byte/s (8bit)`);
+  if (!(bytesPerSec <= RATE_MAX_BYTES_PER_SEC)) fail('it is above the largest limit of 8tbit (1e12 bytes/s)');
   return bytesPerSec;
 }
 

@@ -14,6 +14,17 @@ import type { Daemon } from './daemon';
 export const SKIPPED_TRAILER = 'X-Macebpf-Skipped-Records';
 const CHUNK_ROWS = 2000;
 
+/** The response headers of a container's CSV (also HEAD's answer). */
+export function csvHeaders(c: StoredContainer): Record<string, string> {
+  const filename = `${c.label.replace(/[^A-Za-z0-9_.-]/g, '_')}-latencies.csv`;
+  return {
+    'Content-Type': 'text/csv; charset=utf-8',
+    'Content-Disposition': `attachment; filename="${filename}"`,
+    'Cache-Control': 'no-store',
+    Trailer: SKIPPED_TRAILER,
+  };
+}
+
 export class CsvStream {
   private readonly cursors: Map<Direction, number>;
   private skipped = 0;
@@ -32,13 +43,7 @@ export class CsvStream {
   ) {
     // Start each cursor at the first stored record at or after since.
     this.cursors = new Map(directions.map((d) => [d, c.series[d].ring.total - c.series[d].ring.since(sinceT).t.length]));
-    const filename = `${c.label.replace(/[^A-Za-z0-9_.-]/g, '_')}-latencies.csv`;
-    res.writeHead(200, {
-      'Content-Type': 'text/csv; charset=utf-8',
-      'Content-Disposition': `attachment; filename="${filename}"`,
-      'Cache-Control': 'no-store',
-      Trailer: SKIPPED_TRAILER,
-    });
+    res.writeHead(200, csvHeaders(c));
     res.on('close', () => {
       this.gone = true;
       this.wake?.();

@@ -97,9 +97,12 @@ export class Daemon extends EventEmitter<DaemonEvents> {
    * Starts tracing a netns. remote: the spec came from a client, so only the
    * forms of protocol.specProblem are accepted (no file-system paths).
    */
-  trace(spec: string, opts: { label?: string; remote: boolean }): StoredContainer {
+  trace(name: string, opts: { label?: string; remote: boolean }): StoredContainer {
     this.running();
-    if (opts.remote) {
+    // A container this daemon knows is named as untrace and limit name it
+    // (label or netns inode) and traced again by the spec it was traced with.
+    const spec = this.tracing.store.find(name)?.spec ?? name;
+    if (opts.remote && spec === name) {
       const problem = specProblem(spec);
       if (problem) throw new ApiError('bad_request', problem, 'spec');
     }
@@ -110,12 +113,23 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       throw new ApiError('not_found', (err as Error).message, 'spec');
     }
     const existing = this.tracing.store.byNetnsInode(ref.inode);
+    if (opts.label !== undefined) this.checkLabel(opts.label, ref, existing);
     if (existing?.traced) return existing;
     const c = this.tracing.trace(ref, opts.label ?? existing?.label ?? ref.label);
     this.refs.set(ref.inode, ref);
     this.statistics.baseline(ref);
     this.emit('containers');
     return c;
+  }
+
+  // A label asked for is the container's own: a known container keeps the one
+  // its records carry (CSV rows, metrics series), and no two share one.
+  private checkLabel(label: string, ref: NetnsRef, existing: StoredContainer | undefined): void {
+    if (existing && existing.label !== label) {
+      throw new ApiError('conflict', `netns ${ref.inode} (${ref.spec}) is already known as "${existing.label}" and keeps that label while its records are held; omit "label" or give "${existing.label}"`, 'label');
+    }
+    const holder = this.tracing.store.find(label);
+    if (!existing && holder) throw new ApiError('conflict', `label "${label}" is taken by netns ${holder.netns} (${holder.spec}); choose another`, 'label');
   }
 
   untrace(name: string): StoredContainer {

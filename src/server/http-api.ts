@@ -5,22 +5,20 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { wallNs } from '../core/csv';
-import { CsvQuery, EchoQuery, LimitBody, sinceEpochMs } from '../core/protocol';
+import { CsvQuery, EchoQuery, LimitBody, sinceEpochMs, TraceBody } from '../core/protocol';
 import { pairEchoes, type EchoRecord } from '../core/rtt-join';
 import type { StoredContainer } from '../core/store';
 import type { Direction } from '../core/records';
 import { discoverNamespaces } from '../host/discover';
 import { Token } from './auth';
 import type { ServerConfig } from './config';
-import { CsvStream } from './csv-stream';
+import { csvHeaders, CsvStream } from './csv-stream';
 import type { Daemon } from './daemon';
 import { ApiError } from './errors';
 import type { Metrics } from './metrics';
 import { runMutation } from './mutations';
 import type { Sampler } from './sampler';
 import { serveStatic } from './static';
-
-const TraceBody = z.strictObject({ label: z.string().min(1).max(64).optional() });
 
 export interface HttpContext {
   daemon: Daemon;
@@ -95,6 +93,11 @@ function methodNotAllowed(allow: string[], method: string, path: string): never 
   throw new ApiError('method_not_allowed', `${method} is not allowed on ${path}; use ${allow.join(' or ')}`, undefined, { Allow: allow.join(', ') });
 }
 
+// Reads answer HEAD as GET (RFC 9110 §9.3.2): Node's response drops the body.
+function readOnly(method: string, path: string): void {
+  if (method !== 'GET' && method !== 'HEAD') methodNotAllowed(['GET', 'HEAD'], method, path);
+}
+
 const ICMP_PROTOCOLS = new Set([1, 58]);
 
 // A container's ICMP echo records of one direction still in its ring.
@@ -113,7 +116,7 @@ export async function handleHttp(ctx: HttpContext, req: IncomingMessage, res: Se
   const { daemon } = ctx;
 
   if (path === '/healthz') {
-    if (method !== 'GET') methodNotAllowed(['GET'], method, path);
+    readOnly(method, path);
     return sendJson(res, daemon.state === 'running' ? 200 : 503, {
       status: daemon.state === 'running' ? 'ok' : daemon.state,
       uptime_s: (Date.now() - daemon.startedMs) / 1000,
@@ -122,17 +125,17 @@ export async function handleHttp(ctx: HttpContext, req: IncomingMessage, res: Se
     });
   }
   if (path === '/metrics') {
-    if (method !== 'GET') methodNotAllowed(['GET'], method, path);
+    readOnly(method, path);
     const text = await ctx.metrics.text();
     res.writeHead(200, { 'Content-Type': ctx.metrics.contentType, 'Cache-Control': 'no-store' });
     return void res.end(text);
   }
   if (path === '/monitor/statistics.json') {
-    if (method !== 'GET') methodNotAllowed(['GET'], method, path);
+    readOnly(method, path);
     return sendJson(res, 200, daemon.state === 'running' ? daemon.statistics.collect() : []);
   }
   if (path === '/api/containers') {
-    if (method !== 'GET') methodNotAllowed(['GET'], method, path);
+    readOnly(method, path);
     const summaries = new Map(ctx.sampler.latest.containers.map((s) => [s.netns, s]));
     const known = daemon.tracing.store.containers;
     const containers = known.map((c) => {
@@ -150,10 +153,16 @@ export async function handleHttp(ctx: HttpContext, req: IncomingMessage, res: Se
     return sendJson(res, 200, { containers, candidates });
   }
   if (path === '/api/latencies.csv') {
-    if (method !== 'GET') methodNotAllowed(['GET'], method, path);
+    readOnly(method, path);
     const q = parse(CsvQuery, Object.fromEntries(url.searchParams));
     if ([...url.searchParams.keys()].length !== new Set(url.searchParams.keys()).size) throw new ApiError('bad_request', 'a query parameter is repeated; give each once');
     const c = daemon.container(q.container);
+    if (method === 'HEAD') {
+      // Without a body Node sends no chunked encoding, which trailers need.
+      const { Trailer: _trailer, ...headers } = csvHeaders(c);
+      res.writeHead(200, headers);
+      return void res.end();
+    }
     const dirs: Direction[] = q.direction === 'both' ? ['egress', 'ingress'] : [q.direction];
     const sinceT = q.since === undefined ? -Infinity : daemon.tracing.store.tOfWallMs(sinceEpochMs(q.since, Date.now()));
     const stream = new CsvStream(daemon, c, dirs, sinceT, res, q.follow === '1' && daemon.state === 'running');
@@ -163,7 +172,7 @@ export async function handleHttp(ctx: HttpContext, req: IncomingMessage, res: Se
     return;
   }
   if (path === '/api/echoes') {
-    if (method !== 'GET') methodNotAllowed(['GET'], method, path);
+    readOnly(method, path);
     const q = parse(EchoQuery, Object.fromEntries(url.searchParams));
     const c = daemon.container(q.container);
     const store = daemon.tracing.store;
@@ -193,6 +202,6 @@ export async function handleHttp(ctx: HttpContext, req: IncomingMessage, res: Se
     return sendJson(res, 200, { container: view });
   }
   if (path.startsWith('/api/')) throw new ApiError('not_found', `no endpoint ${path}; see GET /api/containers, /api/latencies.csv, /api/echoes, /monitor/statistics.json, /metrics, /healthz`);
-  if (method !== 'GET' && method !== 'HEAD') methodNotAllowed(['GET'], method, path);
+  readOnly(method, path);
   return serveStatic(req, res, path);
 }

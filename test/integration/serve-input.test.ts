@@ -95,6 +95,8 @@ describe.skipIf(skipUnlessRoot)('macebpf serve with bad input (root, real kernel
     { name: 'rate negative', method: 'PUT', path: limitPath(), body: '{"rate":"-5mbit"}', status: 400, code: 'bad_request', message: /negative/, field: 'rate' },
     { name: 'rate zero', method: 'PUT', path: limitPath(), body: '{"rate":"0mbit"}', status: 400, code: 'bad_request', message: /greater than zero/, field: 'rate' },
     { name: 'rate in exponent form', method: 'PUT', path: limitPath(), body: '{"rate":"1e9bit"}', status: 400, code: 'bad_request', message: /invalid rate/, field: 'rate' },
+    { name: 'rate below 1 byte/s', method: 'PUT', path: limitPath(), body: '{"rate":"1bit"}', status: 400, code: 'bad_request', message: /below the smallest limit of 1 byte\/s/, field: 'rate' },
+    { name: 'rate above the largest', method: 'PUT', path: limitPath(), body: '{"rate":"99999999999999999999gbit"}', status: 400, code: 'bad_request', message: /above the largest limit of 8tbit/, field: 'rate' },
     { name: 'rate empty', method: 'PUT', path: limitPath(), body: '{"rate":""}', status: 400, code: 'bad_request', message: /empty/, field: 'rate' },
     { name: 'horizon too short', method: 'PUT', path: limitPath(), body: '{"rate":"1mbit","horizon":"10ns"}', status: 400, code: 'bad_request', message: /from 1us to 60s/, field: 'horizon' },
     { name: 'horizon too long', method: 'PUT', path: limitPath(), body: '{"rate":"1mbit","horizon":"2h"}', status: 400, code: 'bad_request', message: /from 1us to 60s/, field: 'horizon' },
@@ -117,6 +119,9 @@ describe.skipIf(skipUnlessRoot)('macebpf serve with bad input (root, real kernel
     { name: 'docker spec without name', method: 'POST', path: '/api/containers/docker:/trace', status: 400, code: 'bad_request', message: /is not a container spec/ },
     { name: 'trace body with unknown field', method: 'POST', path: `/api/containers/${c1}/trace`, body: '{"labels":"x"}', status: 400, code: 'bad_request', message: /unknown field\(s\) "labels"/ },
     { name: 'trace label too long', method: 'POST', path: `/api/containers/${c1}/trace`, body: JSON.stringify({ label: 'x'.repeat(100) }), status: 400, code: 'bad_request', message: /label: /, field: 'label' },
+    { name: 'trace label with a newline', method: 'POST', path: `/api/containers/${c1}/trace`, body: JSON.stringify({ label: 'a\nb' }), status: 400, code: 'bad_request', message: /control character/, field: 'label' },
+    { name: 'trace label all digits', method: 'POST', path: `/api/containers/${c1}/trace`, body: '{"label":"4026531840"}', status: 400, code: 'bad_request', message: /all digits, which names a netns inode/, field: 'label' },
+    { name: 'trace label with a trailing space', method: 'POST', path: `/api/containers/${c1}/trace`, body: '{"label":"c1 "}', status: 400, code: 'bad_request', message: /ends with a space/, field: 'label' },
     { name: 'GET on a mutation', method: 'GET', path: limitPath(), status: 405, code: 'method_not_allowed', message: /GET is not allowed .* use PUT or DELETE/ },
     { name: 'POST on /metrics', method: 'POST', path: '/metrics', status: 405, code: 'method_not_allowed', message: /use GET/ },
     { name: 'unknown API endpoint', method: 'GET', path: '/api/nothing', status: 404, code: 'not_found', message: /no endpoint \/api\/nothing/ },
@@ -151,6 +156,7 @@ describe.skipIf(skipUnlessRoot)('macebpf serve with bad input (root, real kernel
     { name: 'trace with path traversal', send: '{"type":"trace","spec":"/run/netns/../../etc/passwd"}', auth: true, code: 'bad_request', message: /path traversal/, field: 'spec' },
     { name: 'untrace of an unknown container', send: '{"type":"untrace","container":"nosuch"}', auth: true, code: 'not_found', message: /no container/ },
     { name: 'unlimit without a limit', send: `{"type":"unlimit","container":"${c1}"}`, auth: true, code: 'conflict', message: /has no limit/ },
+    { name: 'trace with a control character in the label', send: `{"type":"trace","spec":"${c1}","label":"x\\u001b[2J"}`, auth: true, code: 'bad_request', message: /control character/, field: 'label' },
     { name: 'id of the wrong type', send: '{"type":"subscribe","containers":null,"id":{}}', code: 'bad_request', message: /id: / },
   ];
 
@@ -211,6 +217,42 @@ describe.skipIf(skipUnlessRoot)('macebpf serve with bad input (root, real kernel
     expect((await http(d.base, '/api/containers')).status).toBe(200);
     const rssAfter = rssBytes(d.proc.child.pid!);
     expect(rssAfter - rssBefore, `RSS ${rssBefore} → ${rssAfter}`).toBeLessThan(64 << 20);
+  });
+
+  it('labels are unique and kept; a known container is traced again by its label or inode; HEAD answers as GET', async () => {
+    const c2 = lab.containers[1].name;
+    const post = (name: string, body?: object) => http(d.base, `/api/containers/${encodeURIComponent(name)}/trace`, { method: 'POST', token: d.token, body: body && JSON.stringify(body) });
+    const taken = await post(c2, { label: c1 });
+    expect(taken.status, taken.text).toBe(409);
+    expect(taken.json()).toMatchObject({ error: { code: 'conflict', field: 'label', message: expect.stringMatching(/label ".*" is taken by netns \d+/) } });
+    const first = await post(c2, { label: 'second' });
+    expect(first.status, first.text).toBe(200);
+    const inode = (first.json() as { container: { netns: number } }).container.netns;
+    expect(first.json()).toMatchObject({ container: { label: 'second', spec: c2, traced: true } });
+    expect((await post(c2, { label: 'second' })).status).toBe(200); // the same label again: no change
+    const relabel = await post(c2, { label: 'other' });
+    expect(relabel.status, relabel.text).toBe(409);
+    expect(relabel.json()).toMatchObject({ error: { code: 'conflict', field: 'label', message: expect.stringMatching(/already known as "second"/) } });
+    for (const name of ['second', String(inode)]) {
+      const off = await http(d.base, `/api/containers/${name}/trace`, { method: 'DELETE', token: d.token });
+      expect(off.json(), name).toMatchObject({ container: { label: 'second', traced: false } });
+      const again = await post(name);
+      expect(again.status, again.text).toBe(200);
+      expect(again.json(), name).toMatchObject({ container: { label: 'second', netns: inode, traced: true } });
+    }
+    expect((await http(d.base, '/api/containers/second/trace', { method: 'DELETE', token: d.token })).status).toBe(200);
+
+    for (const p of ['/healthz', '/metrics', '/monitor/statistics.json', '/api/containers', `/api/latencies.csv?container=${c1}`, `/api/echoes?container=${c1}`, '/']) {
+      const get = await http(d.base, p.startsWith('/api/latencies.csv') ? `${p}&follow=0` : p);
+      const head = await http(d.base, p, { method: 'HEAD', signal: AbortSignal.timeout(5000) }); // the CSV follows by default; HEAD must not
+      expect(head.status, p).toBe(200);
+      expect(head.text, p).toBe('');
+      expect(head.headers.get('content-type'), p).toBe(get.headers.get('content-type'));
+    }
+    expect((await http(d.base, '/api/latencies.csv?container=nosuch', { method: 'HEAD' })).status).toBe(404);
+    const post405 = await http(d.base, '/healthz', { method: 'POST' });
+    expect(post405.status).toBe(405);
+    expect(post405.headers.get('allow')).toBe('GET, HEAD');
   });
 
   it('a client that stops reading loses frames (counted, reported to it), not the server memory; others get everything', async () => {

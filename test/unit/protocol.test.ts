@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ClientMessage, CsvQuery, describeIssues, LimitBody, sinceEpochMs, specProblem } from '../../src/core/protocol';
+import { ClientMessage, CsvQuery, describeIssues, labelProblem, LimitBody, sinceEpochMs, specProblem } from '../../src/core/protocol';
 
 describe('specProblem', () => {
   it.each(['mb-1a2b3c-c1', 'pid:42', 'docker:web-1', 'podman:db', '/proc/42/ns/net', '/run/netns/blue'])('accepts %s', (s) => {
@@ -18,6 +18,23 @@ describe('specProblem', () => {
     ['', /is not a container spec/],
   ])('refuses %j', (s, msg) => {
     expect(specProblem(s)).toMatch(msg);
+  });
+});
+
+describe('labelProblem', () => {
+  it.each(['c1', 'web server', 'pod:ns/name', 'x'.repeat(64), 'c1@4026531840', 'Zürich'])('accepts %j', (s) => {
+    expect(labelProblem(s)).toBeUndefined();
+  });
+  it.each([
+    ['', /has 0 characters; use 1 to 64/],
+    ['x'.repeat(65), /has 65 characters/],
+    ['a\nb', /control character/],
+    ['a\u001b[2Jb', /control character/],
+    ['a\u200eb', /control character/], // a bidi mark: invisible in a table
+    [' c1', /starts or ends with a space/],
+    ['4026531840', /all digits/],
+  ])('refuses %j', (s, msg) => {
+    expect(labelProblem(s)).toMatch(msg);
   });
 });
 

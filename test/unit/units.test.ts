@@ -60,6 +60,8 @@ describe('parseRate', () => {
     ['10mbps', 10_000_000],
     ['10MBps', 10_000_000],
     ['1gbps', 1e9],
+    ['8bit', 1], // the bounds themselves
+    ['8tbit', 1e12],
   ])('%s → %d B/s', (text, bytesPerSec) => {
     expect(parseRate(text)).toBe(bytesPerSec);
   });
@@ -73,6 +75,9 @@ describe('parseRate', () => {
     ['100mb', /unknown unit "mb"/], // Mesos units are uppercase; tc has no "mb"
     ['100kB', /unknown unit "kB"/],
     ['fast', /not a number/],
+    ['1bit', /below the smallest limit of 1 byte\/s/],
+    ['8.1tbit', /above the largest limit of 8tbit/],
+    ['99999999999999999999gbit', /above the largest limit/],
   ])('rejects %j', (text, why) => {
     expect(() => parseRate(text)).toThrow(why);
   });
