@@ -36,10 +36,10 @@ export function specProblem(text: string): string | undefined {
   return undefined;
 }
 
-const spec = z.string().superRefine((s, ctx) => {
-  const p = specProblem(s);
-  if (p) ctx.addIssue({ code: 'custom', message: p });
-});
+// What to trace: a container the daemon knows (label, netns inode, the spec
+// it was traced with), else a spec that specProblem accepts. Which of the
+// two depends on the daemon's state, so the daemon checks (server/daemon.ts).
+const spec = z.string().min(1, `name a known container or give ${SPEC_HELP}`).max(4096);
 
 /**
  * Why text cannot be a container label given by a client: labels name

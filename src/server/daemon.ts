@@ -74,8 +74,11 @@ export class Daemon extends EventEmitter<DaemonEvents> {
 
   /** A known container by label, netns inode or the spec it was traced with. */
   containerBySpec(name: string): StoredContainer {
-    const bySpec = this.tracing.store.containers.find((c) => c.spec === name);
-    return bySpec ?? this.container(name);
+    return this.known(name) ?? this.container(name);
+  }
+
+  private known(name: string): StoredContainer | undefined {
+    return this.tracing.store.containers.find((c) => c.spec === name) ?? this.tracing.store.find(name);
   }
 
   views(): ContainerView[] {
@@ -94,15 +97,18 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   }
 
   /**
-   * Starts tracing a netns. remote: the spec came from a client, so only the
-   * forms of protocol.specProblem are accepted (no file-system paths).
+   * Starts tracing a netns. remote: the name came from a client, so a new
+   * container's spec must have a form protocol.specProblem accepts (no
+   * file-system paths).
    */
   trace(name: string, opts: { label?: string; remote: boolean }): StoredContainer {
     this.running();
     // A container this daemon knows is named as untrace and limit name it
-    // (label or netns inode) and traced again by the spec it was traced with.
-    const spec = this.tracing.store.find(name)?.spec ?? name;
-    if (opts.remote && spec === name) {
+    // and traced again by the spec it was traced with (which the daemon
+    // accepted then: a CLI path as well as a client's spec).
+    const known = this.known(name);
+    const spec = known?.spec ?? name;
+    if (opts.remote && !known) {
       const problem = specProblem(spec);
       if (problem) throw new ApiError('bad_request', problem, 'spec');
     }

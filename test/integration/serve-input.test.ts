@@ -64,10 +64,11 @@ describe.skipIf(skipUnlessRoot)('macebpf serve with bad input (root, real kernel
     if (!isRoot) throw new Error('serve input tests need root (CI=true: they must run, not skip)');
     assertBuilt();
     await reapLabs();
-    lab = await labUp({ containers: 2 });
+    lab = await labUp({ containers: 3 });
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'macebpf-serve-input-'));
     c1 = lab.containers[0].name;
-    d = await startDaemon(['--netns', c1, '--outer', lab.host.uplink, '--outer-netns', lab.host.name], path.join(tmp, 'token'));
+    // c2 by a path only the CLI accepts: the dashboard turns it off and on again by that spec
+    d = await startDaemon(['--netns', c1, '--netns', `/var/run/netns/${lab.containers[1].name}`, '--outer', lab.host.uplink, '--outer-netns', lab.host.name], path.join(tmp, 'token'));
   });
 
   afterAll(async () => {
@@ -219,8 +220,8 @@ describe.skipIf(skipUnlessRoot)('macebpf serve with bad input (root, real kernel
     expect(rssAfter - rssBefore, `RSS ${rssBefore} → ${rssAfter}`).toBeLessThan(64 << 20);
   });
 
-  it('labels are unique and kept; a known container is traced again by its label or inode; HEAD answers as GET', async () => {
-    const c2 = lab.containers[1].name;
+  it('labels are unique and kept; a known container is traced again by its label, inode or CLI spec; HEAD answers as GET', async () => {
+    const c2 = lab.containers[2].name;
     const post = (name: string, body?: object) => http(d.base, `/api/containers/${encodeURIComponent(name)}/trace`, { method: 'POST', token: d.token, body: body && JSON.stringify(body) });
     const taken = await post(c2, { label: c1 });
     expect(taken.status, taken.text).toBe(409);
@@ -241,6 +242,15 @@ describe.skipIf(skipUnlessRoot)('macebpf serve with bad input (root, real kernel
       expect(again.json(), name).toMatchObject({ container: { label: 'second', netns: inode, traced: true } });
     }
     expect((await http(d.base, '/api/containers/second/trace', { method: 'DELETE', token: d.token })).status).toBe(200);
+
+    // As the dashboard's switch does it: off by label, on by the view's spec and label.
+    const byPath = lab.containers[1].name;
+    const ws = await connect(d.port);
+    clients.push(ws);
+    expect(await ws.request({ type: 'auth', token: d.token })).toMatchObject({ ok: true });
+    expect(await ws.request({ type: 'untrace', container: byPath })).toMatchObject({ ok: true, result: { traced: false } });
+    const on = await ws.request({ type: 'trace', spec: `/var/run/netns/${byPath}`, label: byPath });
+    expect(on, JSON.stringify(on)).toMatchObject({ ok: true, result: { label: byPath, spec: `/var/run/netns/${byPath}`, traced: true } });
 
     for (const p of ['/healthz', '/metrics', '/monitor/statistics.json', '/api/containers', `/api/latencies.csv?container=${c1}`, `/api/echoes?container=${c1}`, '/']) {
       const get = await http(d.base, p.startsWith('/api/latencies.csv') ? `${p}&follow=0` : p);
