@@ -4,7 +4,7 @@ import type { LimitSample } from '../core/limit-state';
 import { formatNs, formatRate } from '../core/units';
 import { BURST_NS } from '../host/gso';
 import { Limits } from '../host/limits';
-import { resolveNetns } from '../host/netns';
+import { netnsPresent, resolveNetns } from '../host/netns';
 import { Tracer } from '../host/tracer';
 import { onShutdown } from './lifecycle';
 import { untilStopped } from './stop';
@@ -35,12 +35,24 @@ export async function runLimit(args: LimitArgs): Promise<void> {
 
   const prev = new Map<number, LimitSample>();
   limits.read(ref.inode, prev);
-  const report = setInterval(() => {
-    const s = limits.read(ref.inode, prev)!.stats;
-    process.stdout.write(`${ref.label}: ${formatRate(s.ratebps)} (${s.ratepps} pkt/s), packets ${s.packets}, delayed ${s.overlimits}, drops ${s.drops}, backlog ${s.backlog} B\n`);
-  }, REPORT_MS);
-  await untilStopped(args.durationNs, async () => {
-    clearInterval(report);
-    limits.removeAll();
-  });
+  let report: NodeJS.Timeout | undefined;
+  await untilStopped(
+    args.durationNs,
+    async () => {
+      clearInterval(report);
+      limits.removeAll();
+    },
+    (stop) => {
+      report = setInterval(() => {
+        if (!netnsPresent(ref)) {
+          // The container ended: its device, and the limit on it, went with its netns.
+          limits.forget(ref.inode);
+          process.stderr.write(`macebpf: ${ref.label} ended (netns ${ref.inode} is gone), and its limit with it; stopping\n`);
+          return stop();
+        }
+        const s = limits.read(ref.inode, prev)!.stats;
+        process.stdout.write(`${ref.label}: ${formatRate(s.ratebps)} (${s.ratepps} pkt/s), packets ${s.packets}, delayed ${s.overlimits}, drops ${s.drops}, backlog ${s.backlog} B\n`);
+      }, REPORT_MS);
+    },
+  );
 }

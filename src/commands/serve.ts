@@ -4,6 +4,7 @@
 import type { TracerOptions } from '../host/addon';
 import { resolveOuter } from '../host/iface';
 import { Server } from '../server/server';
+import { endedNote } from './ended';
 import { onShutdown } from './lifecycle';
 import { finalTable, liveTable, tableRows } from './live-table';
 import { untilStopped } from './stop';
@@ -25,6 +26,7 @@ export async function startServer(args: ServeArgs): Promise<Server> {
   const server = new Server({ host: args.host, port: args.port, tokenFile: args.tokenFile, tracer: args.tracer, outer });
   onShutdown(() => server.close());
   for (const spec of args.netns ?? []) server.daemon.trace(spec, { remote: false });
+  server.daemon.on('ended', (c) => process.stderr.write(endedNote(c)));
   const port = await server.listen();
   const traced = server.daemon.tracing.store.traced.map((c) => c.label);
   process.stderr.write(

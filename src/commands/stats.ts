@@ -5,6 +5,7 @@ import { Limits } from '../host/limits';
 import { resolveNetns } from '../host/netns';
 import { StatisticsCollector } from '../host/statistics';
 import { Tracing } from '../host/tracing';
+import { ALL_ENDED_NOTE, endedNote } from './ended';
 import { onShutdown } from './lifecycle';
 
 export interface StatsArgs {
@@ -16,16 +17,21 @@ export interface StatsArgs {
 
 export async function runStats(args: StatsArgs): Promise<void> {
   if (args.netns.length === 0) throw new Error('stats needs at least one --netns SPEC (an ip netns name, a path, or pid:N)');
-  const refs = new Map(args.netns.map((spec) => resolveNetns(spec)).map((r) => [r.inode, r]));
+  const refs = args.netns.map((spec) => resolveNetns(spec));
   const tracing = new Tracing(args.tracer);
   onShutdown(() => tracing.close());
-  const collector = new StatisticsCollector(tracing, (inode) => refs.get(inode), new Limits(tracing.tracer));
-  for (const ref of refs.values()) {
+  const collector = new StatisticsCollector(tracing, new Limits(tracing.tracer));
+  for (const ref of refs) {
     tracing.trace(ref);
     collector.baseline(ref);
   }
   for (let i = 0; i < args.count; i++) {
     await new Promise((r) => setTimeout(r, args.intervalNs / 1e6));
+    for (const c of tracing.reapEnded()) process.stderr.write(endedNote(c));
     process.stdout.write(JSON.stringify(collector.collect(), null, 2) + '\n');
+    if (tracing.store.traced.length === 0) {
+      process.stderr.write(ALL_ENDED_NOTE);
+      break;
+    }
   }
 }

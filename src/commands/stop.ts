@@ -1,11 +1,13 @@
-// stop.ts - how a long-running command ends: after --duration, or when the
-// process is asked to stop (Ctrl-C, SIGTERM, closed output). Either way its
-// finish step runs once, and a shutdown waits for it.
+// stop.ts - how a long-running command ends: after --duration, when the
+// process is asked to stop (Ctrl-C, SIGTERM, closed output), or when the
+// command itself has nothing left to do (stopWhen). Either way its finish
+// step runs once, and a shutdown waits for it.
 import { onShutdown } from './lifecycle';
 
-export async function untilStopped(durationNs: number | undefined, finish: () => Promise<void>): Promise<void> {
+export async function untilStopped(durationNs: number | undefined, finish: () => Promise<void>, stopWhen?: (stop: () => void) => void): Promise<void> {
   let stop!: () => void;
   const stopped = new Promise<void>((r) => (stop = r));
+  stopWhen?.(stop);
   const timer = durationNs !== undefined ? setTimeout(stop, durationNs / 1e6) : undefined;
   const finished = stopped.then(async () => {
     clearTimeout(timer);

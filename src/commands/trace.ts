@@ -7,6 +7,7 @@ import { resolveOuter } from '../host/iface';
 import { resolveNetns, type NetnsRef } from '../host/netns';
 import { Tracing } from '../host/tracing';
 import { CSV_TO_STDOUT, csvTarget } from './csv-target';
+import { ALL_ENDED_NOTE, watchEnded } from './ended';
 import { onShutdown } from './lifecycle';
 import { finalTable, liveTable, tableRows } from './live-table';
 import { untilStopped } from './stop';
@@ -42,12 +43,20 @@ export async function runTrace(args: TraceArgs): Promise<void> {
   const labels = tracing.store.traced.map((c) => c.label).join(', ');
   process.stderr.write(`macebpf: tracing ${labels} via outer device ${outer.name} (netns ${outer.netns.label})${args.csv === undefined ? '' : args.csv === CSV_TO_STDOUT ? ', CSV to standard output' : `, writing ${args.csv}`}; Ctrl-C stops\n`);
   const stopTable = liveTable(tracing, target.live);
+  let stopWatch = (): void => undefined;
 
+  // A run whose containers all ended is over: it ends as after --duration.
   await untilStopped(args.durationNs, async () => {
+    stopWatch();
     stopTable();
     await tracing.close(); // the last batches reach the CSV writer before this resolves
     const rows = tableRows(tracing);
     if (csv) await target.close(() => csv.close());
     target.human.write(finalTable(rows, target.live));
+  }, (stop) => {
+    stopWatch = watchEnded(tracing, (note) => process.stderr.write(note), () => {
+      process.stderr.write(ALL_ENDED_NOTE);
+      stop();
+    });
   });
 }

@@ -91,6 +91,12 @@ export class Limits {
     }
   }
 
+  /** Lets go of the limit of a netns that is gone: its device and qdisc went with it, nothing to restore. */
+  forget(netnsInode: number): void {
+    if (!this.held.delete(netnsInode)) return;
+    this.tracer.unlimit(netnsInode);
+  }
+
   state(netnsInode: number): LimitState {
     return this.tracer.limitState(netnsInode);
   }

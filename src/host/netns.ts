@@ -108,6 +108,20 @@ function fromRuntime(spec: string, cli: string, name: string): NetnsRef {
   return fromPid(spec, pid, name);
 }
 
+/**
+ * Whether a traced netns is still there: its path still names the same
+ * namespace. A container that ended took it away (`ip netns del`, the
+ * process of /proc/PID/ns/net exited), or the name now means another one.
+ * One stat, so a caller can ask every second.
+ */
+export function netnsPresent(ref: NetnsRef): boolean {
+  try {
+    return fs.statSync(ref.path).ino === ref.inode;
+  } catch {
+    return false;
+  }
+}
+
 // Stats the nsfs file and checks that it really is a network namespace.
 function open(spec: string, p: string, label: string): NetnsRef {
   let st: fs.Stats;

@@ -8,7 +8,7 @@ import { DIRECTIONS, type Direction } from '../core/records';
 import type { StoredContainer } from '../core/store';
 import { linkStats, type LinkStats } from './iface';
 import type { Limits } from './limits';
-import type { NetnsRef } from './netns';
+import { netnsPresent, type NetnsRef } from './netns';
 import type { LimitMode } from './qdisc';
 import type { Tracing } from './tracing';
 
@@ -71,7 +71,6 @@ export class StatisticsCollector {
   /** limits: those this process holds; others are looked up among the kernel's maps. */
   constructor(
     private readonly tracing: Tracing,
-    private readonly refs: (netnsInode: number) => NetnsRef | undefined,
     private readonly limits: Limits,
   ) {}
 
@@ -81,11 +80,11 @@ export class StatisticsCollector {
     this.linkBase.set(netns.inode, { rx: sumLinks(links, 'rx'), tx: sumLinks(links, 'tx') });
   }
 
-  /** One entry per traced container. */
+  /** One entry per traced container whose netns is still there (as Mesos lists running containers). */
   collect(): ContainerStatistics[] {
     return this.tracing.store.traced.flatMap((c) => {
-      const ref = this.refs(c.netns);
-      return ref ? [this.one(c, ref)] : [];
+      const ref = this.tracing.ref(c.netns);
+      return ref && netnsPresent(ref) ? [this.one(c, ref)] : [];
     });
   }
 

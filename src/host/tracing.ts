@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import type { RecordColumns } from '../core/records';
 import { RecordStore, type StoredContainer, type StoreOptions } from '../core/store';
 import { wallClockNs } from './clock';
-import type { NetnsRef } from './netns';
+import { netnsPresent, type NetnsRef } from './netns';
 import { Tracer, type TracerOptions } from './tracer';
 
 export interface TracingEvents {
@@ -16,6 +16,7 @@ export interface TracingEvents {
 export class Tracing extends EventEmitter<TracingEvents> {
   readonly tracer: Tracer;
   readonly store: RecordStore;
+  private readonly refs = new Map<number, NetnsRef>();
 
   constructor(opts: TracerOptions & Partial<StoreOptions> = {}) {
     super();
@@ -30,7 +31,24 @@ export class Tracing extends EventEmitter<TracingEvents> {
   /** Starts tracing a netns (again, keeping its earlier records); returns its stored container. */
   trace(ref: NetnsRef, label = ref.label): StoredContainer {
     const index = this.tracer.trace(ref);
+    this.refs.set(ref.inode, ref);
     return this.store.attach({ label, netns: ref.inode, spec: ref.spec }, index);
+  }
+
+  /** The netns a known container was traced by, by its inode. */
+  ref(netnsInode: number): NetnsRef | undefined {
+    return this.store.byNetnsInode(netnsInode) ? this.refs.get(netnsInode) : undefined;
+  }
+
+  /**
+   * Stops tracing the containers whose netns is gone (the container ended);
+   * their records stay in the store. Returns them.
+   */
+  reapEnded(): StoredContainer[] {
+    const ended = this.store.traced.filter((c) => !netnsPresent(this.refs.get(c.netns)!));
+    for (const c of ended) this.untrace(this.refs.get(c.netns)!);
+    for (const inode of this.refs.keys()) if (!this.store.byNetnsInode(inode)) this.refs.delete(inode);
+    return ended;
   }
 
   untrace(ref: NetnsRef): void {

@@ -13,7 +13,7 @@ import type { TracerOptions } from '../host/addon';
 import { clocksource } from '../host/clock';
 import type { OuterDevice } from '../host/iface';
 import { Limits } from '../host/limits';
-import { resolveNetns, type NetnsRef } from '../host/netns';
+import { netnsPresent, resolveNetns, type NetnsRef } from '../host/netns';
 import { StatisticsCollector } from '../host/statistics';
 import { Tracing } from '../host/tracing';
 import type { ServerConfig } from './config';
@@ -22,6 +22,8 @@ import { ApiError } from './errors';
 export interface DaemonEvents {
   records: [cols: RecordColumns, t: Float64Array];
   containers: [];
+  /** A traced container's netns went away (the container ended); tracing it stopped. */
+  ended: [c: StoredContainer];
 }
 
 export type DaemonState = 'running' | 'closing' | 'closed';
@@ -33,7 +35,6 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   readonly clocksource = clocksource();
   readonly features: string[];
   readonly startedMs = Date.now();
-  private readonly refs = new Map<number, NetnsRef>();
   private stateValue: DaemonState = 'running';
   private closing: Promise<void> | undefined;
 
@@ -42,7 +43,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.tracing = new Tracing({ ...tracer, ringCapacity: config.ringCapacity, windowS: config.windowS });
     try {
       this.limits = new Limits(this.tracing.tracer);
-      this.statistics = new StatisticsCollector(this.tracing, (inode) => this.refs.get(inode), this.limits);
+      this.statistics = new StatisticsCollector(this.tracing, this.limits);
       this.tracing.tracer.addOuter(outer);
       let stats = 'bpf-run-time';
       try {
@@ -122,7 +123,6 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     if (opts.label !== undefined) this.checkLabel(opts.label, ref, existing);
     if (existing?.traced) return existing;
     const c = this.tracing.trace(ref, opts.label ?? existing?.label ?? ref.label);
-    this.refs.set(ref.inode, ref);
     this.statistics.baseline(ref);
     this.emit('containers');
     return c;
@@ -138,11 +138,24 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     if (!existing && holder) throw new ApiError('conflict', `label "${label}" is taken by netns ${holder.netns} (${holder.spec}); choose another`, 'label');
   }
 
+  /**
+   * Stops tracing containers that ended (their netns is gone) and lets go of
+   * their limits (the device went with the netns: nothing to restore).
+   */
+  reapEnded(): void {
+    const ended = this.tracing.reapEnded();
+    for (const c of ended) {
+      this.limits.forget(c.netns);
+      this.emit('ended', c);
+    }
+    if (ended.length) this.emit('containers');
+  }
+
   untrace(name: string): StoredContainer {
     this.running();
     const c = this.container(name);
     if (!c.traced) throw new ApiError('conflict', `container "${c.label}" is not traced`, 'container');
-    this.tracing.untrace(this.refs.get(c.netns)!);
+    this.tracing.untrace(this.tracing.ref(c.netns)!);
     this.emit('containers');
     return c;
   }
@@ -150,7 +163,8 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   setLimit(name: string, body: LimitBody): StoredContainer {
     this.running();
     const c = this.container(name);
-    const ref = this.refs.get(c.netns)!;
+    const ref = this.tracing.ref(c.netns)!;
+    if (!netnsPresent(ref)) throw new ApiError('conflict', `container "${c.label}" ended: its netns ${c.netns} (${ref.spec}) is gone`, 'container');
     try {
       this.limits.set(ref, { rateBytesPerSec: parseRate(body.rate), horizonNs: body.horizon === undefined ? undefined : parseHorizon(body.horizon) });
     } catch (err) {

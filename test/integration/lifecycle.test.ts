@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CSV_HEADER } from '../../src/core/csv';
-import { sleep } from '../../src/lab/exec';
+import { ipn, run, sleep } from '../../src/lab/exec';
 import { labDown, labUp, netnsList, reapLabs, type Lab } from '../../src/lab/topology';
 import { killAllTraffic, ping } from '../../src/lab/traffic';
 import { leftoverPrograms, ourProgramIds } from '../support/bpf';
@@ -117,6 +117,56 @@ describe.skipIf(skipUnlessRoot)('command lifecycle (root, real kernel, lab)', ()
     expect(code).toBe(0); // the pipeline's status is head's
     expect(ms).toBeLessThan(deadlineMs(3000));
     expect((await netnsList()).filter((n) => !ns.includes(n))).toEqual([]);
+  });
+
+  it('containers that end (netns deleted) are reported and let go: trace, stats and limit go on with the rest, stop with 0 once none is left, and leave nothing', async () => {
+    const progs = await ourProgramIds();
+    const ns = await netnsList();
+    // Throwaway containers with a device each (a veth pair inside), named like the lab's so a crashed run's are reaped.
+    const names = ['a', 'b', 'stats', 'limit'].map((n) => `mb-${lab.id}-end-${n}`);
+    const gone = new Set<string>();
+    const end = async (n: string): Promise<void> => {
+      await run('ip', ['netns', 'del', n]);
+      gone.add(n);
+    };
+    try {
+      for (const n of names) {
+        await run('ip', ['netns', 'add', n]);
+        await ipn(n, ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth1']);
+        await ipn(n, ['link', 'set', 'eth0', 'up']);
+      }
+      const outer = ['--outer', lab.host.uplink, '--outer-netns', lab.host.name];
+      const trace = cli(['trace', '--netns', names[0], '--netns', names[1], ...outer]);
+      const stats = cli(['stats', '--netns', names[2], '--interval', '300ms', '--count', '1000']);
+      const limit = cli(['limit', '--netns', names[3], '--dev', 'eth0', '--rate', '10mbit']);
+      await started(trace, /tracing/);
+      await until('stats and limit report', () => stats.stdout().includes('net_rx_bytes') && /packets \d+/.test(limit.stdout()), 30_000);
+
+      await end(names[0]);
+      await until('trace notes the first ending', () => trace.stderr().includes(`${names[0]} ended (netns`), 10_000);
+      await sleep(1500);
+      expect(trace.child.exitCode, 'trace goes on with the container that is left').toBeNull();
+      expect(trace.stderr()).not.toMatch(/every traced container ended/);
+      await end(names[1]);
+      await Promise.all([end(names[2]), end(names[3])]);
+
+      for (const [p, said] of [
+        [trace, /every traced container ended; stopping/],
+        [stats, /every traced container ended; stopping/],
+        [limit, /ended \(netns \d+ is gone\), and its limit with it; stopping/],
+      ] as const) {
+        const exit = await Promise.race([p.exited, sleep(deadlineMs(5000)).then(() => 'still running' as const)]);
+        expect(exit, p.stderr()).toEqual({ code: 0, signal: null });
+        expect(p.stderr()).toMatch(said);
+        expect(p.stderr()).not.toMatch(/error|failed/i);
+        await expectNothingLeft(p, progs, ns);
+      }
+      const arrays = stats.stdout().trimEnd().split(/\n(?=\[)/).map((a) => JSON.parse(a) as unknown[]);
+      expect(arrays[0]).toHaveLength(1);
+      expect(arrays.at(-1), 'the last statistics leave the ended container out').toEqual([]);
+    } finally {
+      for (const n of names) if (!gone.has(n)) await run('ip', ['netns', 'del', n]).catch(() => undefined);
+    }
   });
 
   it('trace ends when its stderr reader goes away', async () => {

@@ -96,7 +96,7 @@ describe.skipIf(skipUnlessRoot)('rate limits and statistics (root, lab, iperf3)'
     const ref = resolveNetns(c1);
     const session = new Tracing({ sockets: false });
     try {
-      const collector = new StatisticsCollector(session, (inode) => (inode === ref.inode ? ref : undefined), new Limits(session.tracer));
+      const collector = new StatisticsCollector(session, new Limits(session.tracer));
       session.trace(ref);
       collector.baseline(ref);
       const k0 = linkStats(ref).get('eth0') as LinkStats;

@@ -247,6 +247,45 @@ describe.skipIf(skipUnlessRoot)('macebpf serve (root, real kernel, lab)', () => 
     }
   });
 
+  it('a traced, limited container that ends (netns deleted) is let go: statistics leave it out, its records stay, the rest is served', async () => {
+    const name = `mb-${lab.id}-end`;
+    let deleted = false;
+    try {
+      await run('ip', ['netns', 'add', name]);
+      await run('ip', ['-n', name, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth1']);
+      await run('ip', ['-n', name, 'link', 'set', 'eth0', 'up']);
+      await run('ip', ['-n', name, 'route', 'add', 'default', 'dev', 'eth0']); // a limit's device is the default route's
+      const ws = await connect(d.port);
+      clients.push(ws);
+      const traced = await http(d.base, `/api/containers/${name}/trace`, { method: 'POST', token: d.token, body: '{"label":"ending"}' });
+      expect(traced.status, traced.text).toBe(200);
+      const limited = await http(d.base, '/api/containers/ending/limit', { method: 'PUT', token: d.token, body: '{"rate":"10mbit"}' });
+      expect(limited.status, limited.text).toBe(200);
+      const listed = async (): Promise<string[]> => {
+        const r = await http(d.base, '/monitor/statistics.json');
+        expect(r.status, r.text).toBe(200);
+        return (r.json() as Array<{ executor_id: string }>).map((e) => e.executor_id);
+      };
+      expect(await listed()).toContain('ending');
+      const seen = ws.json.length;
+
+      await run('ip', ['netns', 'del', name]);
+      deleted = true;
+      await until('the daemon notes the ending', () => d.proc.stderr().includes('ending ended (netns'), 10_000);
+      expect(await listed()).not.toContain('ending');
+      expect(await listed()).toContain(c1.name);
+      const view = ((await http(d.base, '/api/containers')).json() as { containers: Array<{ label: string; traced: boolean; limit: unknown }> }).containers.find((c) => c.label === 'ending');
+      expect(view).toMatchObject({ traced: false, limit: null });
+      await until('a containers message', () => ws.json.slice(seen).some((m) => m.type === 'containers'));
+      const again = await http(d.base, '/api/containers/ending/limit', { method: 'PUT', token: d.token, body: '{"rate":"10mbit"}' });
+      expect(again.status, again.text).toBe(409);
+      expect(again.json()).toMatchObject({ error: { code: 'conflict', message: expect.stringMatching(/"ending" ended: its netns \d+ .* is gone/) } });
+      expect((await http(d.base, '/api/latencies.csv?container=ending&follow=0')).status).toBe(200);
+    } finally {
+      if (!deleted) await run('ip', ['netns', 'del', name]).catch(() => undefined);
+    }
+  });
+
   it('a live CSV stream follows new records and ends cleanly when the daemon gets SIGTERM; clients get 1001', async () => {
     const ws = await connect(d.port);
     const res = await fetch(`${d.base}/api/latencies.csv?container=${c1.name}&since=1s`);
