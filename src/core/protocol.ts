@@ -159,6 +159,12 @@ export interface LimitView {
   dev: string;
 }
 
+/** A network namespace that could be traced (GET /api/containers' candidates). */
+export interface Candidate {
+  spec: string;
+  source: 'ip-netns' | 'lab' | 'docker' | 'podman';
+}
+
 export interface ContainerView {
   label: string;
   netns: number;

@@ -4,11 +4,7 @@
 // hang the daemon's /api/containers.
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
-
-export interface Candidate {
-  spec: string;
-  source: 'ip-netns' | 'lab' | 'docker' | 'podman';
-}
+import type { Candidate } from '../core/protocol';
 
 const RUNTIME_TIMEOUT_MS = 3000;
 // The lab's container namespaces (src/lab/topology.ts names them so).

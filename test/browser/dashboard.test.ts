@@ -3,8 +3,10 @@
 // what was asked until the daemon answers), a limit moves the achieved rate
 // and its removal lifts it, the CSV is the selected container's, a bad rate
 // is explained inline, and a daemon that goes away shows as disconnected and
-// is reconnected to when it is back. Screenshots (light and dark) go to
+// is reconnected to when it is back; a namespace not traced yet is listed and
+// traced from its toggle. Screenshots (light and dark) go to
 // artifacts/browser/.
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Page } from 'playwright-core';
@@ -165,6 +167,24 @@ describe.skipIf(skipUnlessRoot)('dashboard in headless Chromium against macebpf 
     expect(lines.length).toBeGreaterThan(10);
     const containers = new Set(lines.slice(1).map((l) => l.split(',')[1]));
     expect([...containers]).toEqual([c]);
+  });
+
+  test('a namespace the daemon does not trace yet is listed under the containers, and its toggle traces it', async () => {
+    const id = /^mb-(\w+)-c\d+$/.exec(demo.containers[0])![1];
+    const name = `mb-${id}-cand`; // named like the lab's, so a crashed run's is reaped with it
+    const candidate = `[data-testid=candidates] tr[data-candidate="${name}"]`;
+    execFileSync('ip', ['netns', 'add', name]);
+    try {
+      await page.waitForSelector(candidate, { timeout: 10_000 }); // the page asks every 5 s
+      expect(await page.textContent(candidate)).toContain('ip-netns: not traced');
+      await page.check(`${candidate} [data-testid=candidate-toggle]`);
+      await page.waitForSelector(`${row(name)}[data-traced=true]`, { timeout: 5000 });
+      await page.waitForSelector(candidate, { state: 'detached', timeout: 10_000 });
+      await page.uncheck(`${row(name)} [data-testid=trace-toggle]`);
+      await page.waitForSelector(`${row(name)}[data-traced=false]`, { timeout: 5000 });
+    } finally {
+      execFileSync('ip', ['netns', 'del', name]);
+    }
   });
 
   test('light and dark screenshots', async () => {

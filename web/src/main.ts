@@ -4,7 +4,8 @@
 // comes from the URL fragment (#token=…), which browsers never send to a
 // server; without it the page is read-only.
 import { decodeFrame } from '../../src/core/frame';
-import type { ServerMessage } from '../../src/core/protocol';
+import type { Candidate, ServerMessage } from '../../src/core/protocol';
+import { startCandidatePoll } from './candidates';
 import { DistributionChart } from './charts/distribution';
 import { LatencyChart } from './charts/latency';
 import { QuantileChart } from './charts/quantiles';
@@ -72,7 +73,8 @@ async function act(what: string, run: () => Promise<unknown>): Promise<void> {
   }
 }
 
-const list = new ContainerList($<HTMLTableSectionElement>('containers').querySelector('tbody')!, $('containers-empty'), {
+let candidates: Candidate[] = [];
+const list = new ContainerList($<HTMLTableSectionElement>('containers').querySelector('tbody')!, $<HTMLTableSectionElement>('candidates'), $('containers-empty'), {
   select: (label) => {
     selected = label;
     model.version++;
@@ -80,6 +82,14 @@ const list = new ContainerList($<HTMLTableSectionElement>('containers').querySel
   },
   toggle: (view, on) =>
     act(`${on ? 'tracing' : 'untracing'} ${view.label}`, () => (on ? conn.request({ type: 'trace', spec: view.spec, label: view.label }) : conn.request({ type: 'untrace', container: view.label }))).catch(() => undefined),
+  traceCandidate: (spec) =>
+    act(`tracing ${spec}`, () => conn.request({ type: 'trace', spec }))
+      .catch(() => undefined)
+      .finally(refreshCandidates),
+});
+const refreshCandidates = startCandidatePoll((c) => {
+  candidates = c;
+  model.metaVersion++;
 });
 
 const limitPanel = new LimitPanel({
@@ -177,7 +187,7 @@ function renderMeta(view: ReturnType<Model['byLabel']>, netns: number | undefine
   pill.textContent =
     link.kind === 'open' ? `live${authenticated ? '' : ' (read-only)'}` : link.kind === 'connecting' ? 'connecting…' : `disconnected: retrying in ${Math.max(0, Math.ceil((link.retryAtMs - Date.now()) / 1000))} s`;
   const canChange = link.kind === 'open' && authenticated;
-  list.render(model.containers, model.summaries, selected, canChange);
+  list.render(model.containers, model.summaries, selected, canChange, candidates);
   const b = bannerFor({ link, token: token !== undefined, authenticated, problem, containers: model.containers });
   const banner = $('banner');
   banner.textContent = b?.text ?? '';

@@ -1,16 +1,20 @@
 // containers.ts - the container list: traced or not (a toggle that traces
 // or untraces through the daemon), label, netns, packets/s, bytes/s,
-// coverage, lost records and limit. Rows are kept by netns and their cells
-// updated in place, so a click is never lost to a rebuilt row, and a toggle
-// shows what was asked until the daemon answers (a render from an older
-// view would otherwise flip it back under the pointer).
-import type { ContainerSummary, ContainerView } from '../../../src/core/protocol';
+// coverage, lost records and limit; below them the namespaces the daemon
+// could trace (candidates), each with a toggle that starts tracing it. Rows
+// are kept by netns (candidates by spec) and their cells updated in place,
+// so a click is never lost to a rebuilt row, and a toggle shows what was
+// asked until the daemon answers (a render from an older view would
+// otherwise flip it back under the pointer).
+import type { Candidate, ContainerSummary, ContainerView } from '../../../src/core/protocol';
 import { bitRate, bytesPerSecond, count, el, percent, perSecond } from './format';
 
 export interface ContainerListEvents {
   select(label: string): void;
   /** settles once the daemon has answered (its containers update comes first) */
   toggle(view: ContainerView, on: boolean): Promise<unknown>;
+  /** settles once the daemon has answered */
+  traceCandidate(spec: string): Promise<unknown>;
 }
 
 interface Row {
@@ -25,14 +29,18 @@ export class ContainerList {
   private readonly views = new Map<number, ContainerView>();
   /** the state asked for per netns, while the daemon's answer is awaited */
   private readonly pending = new Map<number, boolean>();
+  private readonly candidateRows = new Map<string, HTMLTableRowElement>();
+  /** candidates asked to be traced, until the daemon has answered */
+  private readonly asked = new Set<string>();
 
   constructor(
     private readonly tbody: HTMLTableSectionElement,
+    private readonly candidateBody: HTMLTableSectionElement,
     private readonly empty: HTMLElement,
     private readonly on: ContainerListEvents,
   ) {}
 
-  render(views: ContainerView[], summaries: Map<number, ContainerSummary>, selected: string | undefined, canChange: boolean): void {
+  render(views: ContainerView[], summaries: Map<number, ContainerSummary>, selected: string | undefined, canChange: boolean, candidates: Candidate[]): void {
     const seen = new Set<number>();
     for (const v of views) {
       seen.add(v.netns);
@@ -65,7 +73,51 @@ export class ContainerList {
         this.rows.delete(netns);
       }
     }
-    this.empty.textContent = views.length === 0 ? 'The daemon traces no container yet. Start one with `macebpf demo`, or trace one: POST /api/containers/{spec}/trace.' : views.every((v) => !v.traced) ? 'No container is traced: turn tracing on in the first column.' : '';
+    const known = new Set(views.map((v) => v.spec));
+    const untraced = candidates.filter((c) => !known.has(c.spec));
+    this.renderCandidates(untraced, canChange);
+    this.empty.textContent =
+      views.length === 0 && untraced.length === 0
+        ? 'The daemon traces no container yet, and sees no network namespace to trace. Start one with `macebpf demo`, or trace one: POST /api/containers/{spec}/trace.'
+        : views.every((v) => !v.traced)
+          ? 'No container is traced: turn tracing on in the first column.'
+          : '';
+  }
+
+  private renderCandidates(candidates: Candidate[], canChange: boolean): void {
+    const seen = new Set<string>();
+    for (const c of candidates) {
+      seen.add(c.spec);
+      let tr = this.candidateRows.get(c.spec);
+      if (!tr) {
+        tr = this.addCandidate(c);
+        this.candidateRows.set(c.spec, tr);
+      }
+      const toggle = tr.querySelector('input')!;
+      toggle.checked = this.asked.has(c.spec);
+      toggle.disabled = !canChange || this.asked.has(c.spec);
+      toggle.title = canChange ? 'trace this namespace' : 'needs the token: open the URL macebpf printed';
+    }
+    for (const [spec, tr] of this.candidateRows) {
+      if (!seen.has(spec)) {
+        tr.remove();
+        this.candidateRows.delete(spec);
+      }
+    }
+  }
+
+  private addCandidate(c: Candidate): HTMLTableRowElement {
+    const toggle = el('input', { type: 'checkbox', 'data-testid': 'candidate-toggle', 'aria-label': `trace ${c.spec}` });
+    toggle.addEventListener('change', () => {
+      if (!toggle.checked) return;
+      this.asked.add(c.spec);
+      toggle.disabled = true;
+      void this.on.traceCandidate(c.spec).finally(() => this.asked.delete(c.spec));
+    });
+    const tr = el('tr', { class: 'candidate' }, el('td', {}, toggle), el('td', {}, c.spec), el('td', { colspan: '6', class: 'note' }, `${c.source}: not traced`));
+    tr.dataset.candidate = c.spec;
+    this.candidateBody.append(tr);
+    return tr;
   }
 
   private add(v: ContainerView): Row {
