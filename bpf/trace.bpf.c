@@ -750,6 +750,32 @@ int mb_cg_egress(struct __sk_buff *ctx)
 	return 1;
 }
 
+/* A UDP or ICMP packet the container sent that is dropped before its device
+ * stage (a policing limit's drop, a full queue) takes its entry with it:
+ * else the next packet with the same content (a constant payload) would
+ * take the dropped one's entry at D, and with it an older S. TCP keeps its
+ * S: the retransmission carries the same data, whose stack part then holds
+ * the wait for it (docs/measurement.md). Only locally sent packets (no
+ * input interface); probe reads, as drops are rare and the program then
+ * loads on every kernel. */
+static __always_inline void mb_forget_unsent(const struct sk_buff *skb, __u32 netns)
+{
+	struct mb_key key = { .dir = MB_EGRESS };
+
+	if (skb->skb_iif || !mb_skb_key(&key, skb, false, true) || key.proto == IPPROTO_TCP)
+		return;
+	/* the entry the device stage would have taken (mb_dev_xmit_do) */
+	for (int s = 0; s < MB_SLOTS; s++) {
+		key.slot = s;
+		struct mb_inflight *v = bpf_map_lookup_elem(&inflight_egress, &key);
+
+		if (v && !v->ts[MB_STAGE_D] && v->netns == netns) {
+			bpf_map_delete_elem(&inflight_egress, &key);
+			return;
+		}
+	}
+}
+
 /* Drops in a traced container (by its device, else its socket), by reason. */
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(mb_drop, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
@@ -768,6 +794,7 @@ int BPF_PROG(mb_drop, struct sk_buff *skb, void *location, enum skb_drop_reason 
 		(*n)++;
 	else
 		bpf_map_update_elem(&drops, &k, &one, BPF_NOEXIST);
+	mb_forget_unsent(skb, netns);
 	return 0;
 }
 

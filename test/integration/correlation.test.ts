@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerCounters } from '../../src/core/counters';
 import { DIRECTIONS, type RecordColumns } from '../../src/core/records';
 import { resolveIface, type OuterDevice } from '../../src/host/iface';
+import { Limits } from '../../src/host/limits';
 import { resolveNetns, type NetnsRef } from '../../src/host/netns';
 import { Tracer, type TracerOptions } from '../../src/host/tracer';
 import { nsExec, sleep } from '../../src/lab/exec';
@@ -216,6 +217,32 @@ describe.skipIf(skipUnlessRoot)('correlation: untrace, lockstep, --max-age, --in
       }
     }
     expect(lockstep, 'a round in lockstep').toBe(true);
+  });
+
+  it('a UDP datagram the policer drops takes its entry with it: the next one with the same content is timed from its own send', async () => {
+    const t = open();
+    t.tracer.trace(c1);
+    const limits = new Limits(t.tracer);
+    // 1 Mbit/s with a 2 ms horizon: a 100-byte datagram's departure step is
+    // ~1.1 ms, so of two sent back to back the second is dropped; one sent
+    // 50 ms later passes again.
+    limits.set(c1, { rateBytesPerSec: 125_000, horizonNs: 2e6 });
+    try {
+      const script = `const s = require('node:dgram').createSocket('udp4'); const b = Buffer.alloc(100, 0x2a); Buffer.from(${JSON.stringify(randomBytes(8).toString('hex'))}, 'hex').copy(b);
+        s.connect(${PORT}, ${JSON.stringify(lab.target.ip4)}, () => { s.send(b); s.send(b, () => setTimeout(() => s.send(b, () => s.close()), 50)); });`;
+      const before = t.tracer.counters(t.tracer.trace(c1));
+      await nsExec(c1.label, process.execPath, ['-e', script]);
+      await settle();
+      const recs = t.take().filter((r) => r.proto === UDP && r.dir === 'egress');
+      const after = t.tracer.counters(t.tracer.trace(c1));
+      expect(limits.state(c1.inode).drops, 'the second datagram was dropped').toBe(1);
+      expect(recs.length, 'records of the first and the third').toBe(2);
+      // Timed from its own send: without the fix its stack part is the 50 ms since the dropped one's.
+      for (const r of recs) expect(r.stack, JSON.stringify(r)).toBeLessThan(5e6);
+      expect(delta(before, after, 'egress', 'collisions')).toBe(0);
+    } finally {
+      limits.removeAll();
+    }
   });
 
   it('--max-age: a match later than max age is counted stale and never recorded; earlier ones are recorded', async () => {
