@@ -1,5 +1,5 @@
 // ended.ts - traced containers that end while a command runs: their netns
-// goes away (\`ip netns del\`, the container's process exited). Tracing them
+// goes away (`ip netns del`, the container's process exited). Tracing them
 // stops, their records stay, and the command says so on stderr.
 import type { StoredContainer } from '../core/store';
 import type { Tracing } from '../host/tracing';
