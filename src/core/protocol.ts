@@ -81,7 +81,7 @@ const horizon = z.string().superRefine((s, ctx) => {
 
 // ----- client -> server ----------------------------------------------------
 
-const id = z.union([z.string().max(64), z.number().int()]).optional();
+const id = z.union([z.string().max(64), z.number().int().safe()], { error: 'give the id as a string of up to 64 characters or a safe integer' }).optional();
 
 export const LimitBody = z.strictObject({ rate, horizon: horizon.optional() });
 export type LimitBody = z.infer<typeof LimitBody>;
@@ -139,6 +139,7 @@ export function describeIssues(error: z.ZodError): string {
       if (i.code === 'unrecognized_keys') return `${where}: unknown field(s) ${i.keys.map((k) => JSON.stringify(k)).join(', ')}`;
       return `${where}: ${i.message}`;
     })
+    .filter((line, k, all) => all.indexOf(line) === k) // one check can fail twice (int and safe)
     .join('; ');
 }
 const CLIENT_TYPES = 'auth, subscribe, trace, untrace, limit, unlimit';

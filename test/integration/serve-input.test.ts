@@ -158,7 +158,7 @@ describe.skipIf(skipUnlessRoot)('macebpf serve with bad input (root, real kernel
     { name: 'untrace of an unknown container', send: '{"type":"untrace","container":"nosuch"}', auth: true, code: 'not_found', message: /no container/ },
     { name: 'unlimit without a limit', send: `{"type":"unlimit","container":"${c1}"}`, auth: true, code: 'conflict', message: /has no limit/ },
     { name: 'trace with a control character in the label', send: `{"type":"trace","spec":"${c1}","label":"x\\u001b[2J"}`, auth: true, code: 'bad_request', message: /control character/, field: 'label' },
-    { name: 'id of the wrong type', send: '{"type":"subscribe","containers":null,"id":{}}', code: 'bad_request', message: /id: / },
+    { name: 'id of the wrong type', send: '{"type":"subscribe","containers":null,"id":{}}', code: 'bad_request', message: /id: give the id as a string of up to 64 characters or a safe integer/ },
   ];
 
   it(`answers each of ${'≥'}50 malformed inputs with its own error and keeps serving`, async () => {

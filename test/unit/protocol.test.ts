@@ -60,6 +60,8 @@ describe('ClientMessage', () => {
     [{ type: 'limit', container: 'x', rate: '1mbit', horizon: '1ns' }, /^horizon: invalid horizon "1ns"/],
     [{ type: 'subscribe', containers: null, extra: 1 }, /unknown field\(s\) "extra"/],
     [{ type: 'trace', spec: '' }, /^spec: name a known container or give a container spec/],
+    [{ type: 'subscribe', containers: null, id: 1.5 }, /^id: give the id as a string of up to 64 characters or a safe integer$/],
+    [{ type: 'subscribe', containers: null, id: 1e300 }, /^id: Too big: expected int to be <=9007199254740991$/],
   ])('explains what is wrong with %j', (m, msg) => {
     const r = ClientMessage.safeParse(m);
     expect(r.success).toBe(false);
