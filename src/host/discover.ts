@@ -10,12 +10,22 @@ const RUNTIME_TIMEOUT_MS = 3000;
 // The lab's container namespaces (src/lab/topology.ts names them so).
 const LAB_CONTAINER = /^mb-[a-z0-9]{1,12}-c\d+$/;
 
+// A runtime's answer is reused this long, and one in progress is shared:
+// every open dashboard asks every few seconds, and a runtime CLI costs tens
+// of ms of CPU on the host being measured. /run/netns is read every time.
+const RUNTIME_CACHE_MS = 5000;
+const runtimeCache = new Map<string, { atMs: number; names: Promise<string[]> }>();
+
 function runtimeNames(cli: 'docker' | 'podman'): Promise<string[]> {
-  return new Promise((resolve) => {
+  const hit = runtimeCache.get(cli);
+  if (hit && Date.now() - hit.atMs < RUNTIME_CACHE_MS) return hit.names;
+  const names = new Promise<string[]>((resolve) => {
     execFile(cli, ['ps', '--format', '{{.Names}}'], { timeout: RUNTIME_TIMEOUT_MS, encoding: 'utf8' }, (err, out) => {
       resolve(err ? [] : out.split('\n').map((s) => s.trim()).filter(Boolean));
     });
   });
+  runtimeCache.set(cli, { atMs: Date.now(), names });
+  return names;
 }
 
 export async function discoverNamespaces(): Promise<Candidate[]> {
