@@ -3,6 +3,7 @@
 // and how to put the device back. The BPF side is the tracer's EDT program.
 import { backlogNs, bwLimitStatistics, decodeLimitState, type BwLimitStatistics, type LimitSample, type LimitState } from '../core/limit-state';
 import type { LimitView } from '../core/protocol';
+import { formatRate } from '../core/units';
 import { loadAddon } from './addon';
 import { monotonicNs } from './clock';
 import { GsoCap } from './gso';
@@ -31,6 +32,9 @@ export interface LimitReading {
   own: boolean; // held by this process
 }
 
+/** The container has a limit another process holds. */
+export class LimitHeldElsewhere extends Error {}
+
 export class Limits {
   private readonly held = new Map<number, HeldLimit>();
 
@@ -47,6 +51,12 @@ export class Limits {
     const dev = old?.dev ?? req.dev ?? defaultRouteIface(netns);
     if (old && req.dev && req.dev !== old.dev) {
       throw new Error(`${netns.label} is already limited on ${old.dev}; remove that limit before limiting ${req.dev}`);
+    }
+    if (!old) {
+      // Two limiters on one device would police each other's traffic, and
+      // with fq the second would replace the first one's qdisc.
+      const other = loadAddon().findLimit(netns.inode);
+      if (other) throw new LimitHeldElsewhere(`${netns.label} already has a limit of ${formatRate(other.rate)} held by another macebpf process (\`macebpf limit\` or \`serve\`); remove it there first`);
     }
     const mode = old?.mode ?? this.mode;
     // A change of rate alone keeps the horizon the limit has.

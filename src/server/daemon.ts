@@ -12,7 +12,7 @@ import { parseHorizon, parseRate } from '../core/units';
 import type { TracerOptions } from '../host/addon';
 import { clocksource } from '../host/clock';
 import type { OuterDevice } from '../host/iface';
-import { Limits } from '../host/limits';
+import { LimitHeldElsewhere, Limits } from '../host/limits';
 import { netnsPresent, resolveNetns, type NetnsRef } from '../host/netns';
 import { StatisticsCollector } from '../host/statistics';
 import { Tracing } from '../host/tracing';
@@ -168,7 +168,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     try {
       this.limits.set(ref, { rateBytesPerSec: parseRate(body.rate), horizonNs: body.horizon === undefined ? undefined : parseHorizon(body.horizon) });
     } catch (err) {
-      throw new ApiError('failed', `limiting ${c.label} failed: ${(err as Error).message}`);
+      throw new ApiError(err instanceof LimitHeldElsewhere ? 'conflict' : 'failed', `limiting ${c.label} failed: ${(err as Error).message}`);
     }
     this.emit('containers');
     return c;

@@ -92,6 +92,24 @@ describe.skipIf(skipUnlessRoot)('rate limits and statistics (root, lab, iperf3)'
     expect(await tcState()).toBe(before);
   });
 
+  it('a second limit on a container another process limits is refused, and the first one stays in force', async () => {
+    const before = await tcState();
+    const first = cli(['limit', '--netns', c1, '--rate', '10mbit']);
+    try {
+      await until('the first limit', () => /packets \d+/.test(first.stdout()), 20_000);
+      const held = await tcState();
+      const second = cli(['limit', '--netns', c1, '--rate', '20mbit', '--duration', '1']);
+      expect((await second.exited).code, second.stderr()).toBe(1);
+      expect(second.stderr()).toMatch(/already has a limit of 10\.0 Mbit\/s held by another macebpf process/);
+      expect(await tcState(), 'the refused one changed nothing').toBe(held);
+      expect(first.child.exitCode).toBeNull();
+    } finally {
+      first.child.kill('SIGTERM');
+      expect((await first.exited).code, first.stderr()).toBe(143);
+    }
+    expect(await tcState()).toBe(before);
+  });
+
   it('net_* counters agree with the kernel interface statistics within 1%', async () => {
     const ref = resolveNetns(c1);
     const session = new Tracing({ sockets: false });

@@ -13,7 +13,7 @@ import { sleep } from '../../src/lab/exec';
 import { labDown, labUp, reapLabs, type Lab } from '../../src/lab/topology';
 import { killAllTraffic, ping } from '../../src/lab/traffic';
 import { clientMemoryBound, DEFAULTS } from '../../src/server/config';
-import { assertBuilt, killCli, until } from '../support/cli';
+import { assertBuilt, cli, killCli, until } from '../support/cli';
 import { deadlineMs } from '../support/timing';
 import { connect, frameNetns, http, rssBytes, startDaemon, type Daemon, type WsClient } from '../support/daemon';
 import { isRoot, skipUnlessRoot } from '../support/root';
@@ -263,6 +263,21 @@ describe.skipIf(skipUnlessRoot)('macebpf serve with bad input (root, real kernel
     const post405 = await http(d.base, '/healthz', { method: 'POST' });
     expect(post405.status).toBe(405);
     expect(post405.headers.get('allow')).toBe('GET, HEAD');
+  });
+
+  it('a limit on a container that another macebpf process limits is a conflict, and changes nothing', async () => {
+    const c2 = lab.containers[1].name;
+    const other = cli(['limit', '--netns', c2, '--rate', '10mbit']);
+    try {
+      await until('the other process\'s limit', () => /packets \d+/.test(other.stdout()), 20_000);
+      const r = await http(d.base, `/api/containers/${c2}/limit`, { method: 'PUT', token: d.token, body: '{"rate":"20mbit"}' });
+      expect(r.status, r.text).toBe(409);
+      expect(r.json()).toMatchObject({ error: { code: 'conflict', message: expect.stringMatching(/already has a limit of 10\.0 Mbit\/s held by another macebpf process/) } });
+      expect(((await http(d.base, '/api/containers')).json() as { containers: Array<{ label: string; limit: unknown }> }).containers.find((c) => c.label === c2)?.limit).toBeNull();
+    } finally {
+      other.child.kill('SIGTERM');
+      await other.exited;
+    }
   });
 
   it('a client that stops reading loses frames (counted, reported to it), not the server memory; others get everything', async () => {
