@@ -78,6 +78,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("clockPair", Napi::Function::New(env, ClockPair));
   exports.Set("findLimit", Napi::Function::New(env, mb::FindLimit));
   exports.Set("outputGone", Napi::Function::New(env, mb::OutputGone));
+  exports.Set("ifindexOf", Napi::Function::New(env, mb::IfindexOf));
   return exports;
 }
 

@@ -134,4 +134,18 @@ Napi::Value Tracer::RefreshDevices(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// ifindexOf(netnsPath, name): the ifindex of device name in that netns, 0
+// when the netns or the device is gone (an outer device's check: a device
+// made again gets a new ifindex, which the BPF side does not know).
+Napi::Value IfindexOf(const Napi::CallbackInfo& info) {
+  std::string path = StringArg(info, 0, "netnsPath");
+  std::string name = StringArg(info, 1, "name");
+  unsigned ifindex = 0;
+  InNetns(path, [&]() -> NetnsError {
+    ifindex = if_nametoindex(name.c_str());
+    return {};
+  });
+  return Napi::Number::New(info.Env(), ifindex);
+}
+
 }  // namespace mb

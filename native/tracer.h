@@ -108,5 +108,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
 Napi::Value FindLimit(const Napi::CallbackInfo& info);
 // Module function (stats.cc): whether the reader of fd went away (closed pipe, hung-up terminal).
 Napi::Value OutputGone(const Napi::CallbackInfo& info);
+// Module function (devices.cc): a device's ifindex in a netns, 0 if gone.
+Napi::Value IfindexOf(const Napi::CallbackInfo& info);
 
 }  // namespace mb

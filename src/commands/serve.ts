@@ -4,7 +4,7 @@
 import type { TracerOptions } from '../host/addon';
 import { resolveOuter } from '../host/iface';
 import { Server } from '../server/server';
-import { endedNote } from './ended';
+import { endedNote, outerGoneNote } from './gone';
 import { onShutdown } from './lifecycle';
 import { finalTable, liveTable, tableRows } from './live-table';
 import { untilStopped } from './stop';
@@ -27,6 +27,7 @@ export async function startServer(args: ServeArgs): Promise<Server> {
   onShutdown(() => server.close());
   for (const spec of args.netns ?? []) server.daemon.trace(spec, { remote: false });
   server.daemon.on('ended', (c) => process.stderr.write(endedNote(c)));
+  server.daemon.on('outerGone', () => process.stderr.write(outerGoneNote(outer)));
   const port = await server.listen();
   const traced = server.daemon.tracing.store.traced.map((c) => c.label);
   process.stderr.write(

@@ -5,7 +5,7 @@ import { Limits } from '../host/limits';
 import { resolveNetns } from '../host/netns';
 import { StatisticsCollector } from '../host/statistics';
 import { Tracing } from '../host/tracing';
-import { ALL_ENDED_NOTE, endedNote } from './ended';
+import { ALL_ENDED_NOTE, endedNote } from './gone';
 import { onShutdown } from './lifecycle';
 
 export interface StatsArgs {

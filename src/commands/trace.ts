@@ -7,7 +7,7 @@ import { resolveOuter } from '../host/iface';
 import { resolveNetns, type NetnsRef } from '../host/netns';
 import { Tracing } from '../host/tracing';
 import { CSV_TO_STDOUT, csvTarget } from './csv-target';
-import { ALL_ENDED_NOTE, watchEnded } from './ended';
+import { ALL_ENDED_NOTE, watchGone } from './gone';
 import { onShutdown } from './lifecycle';
 import { finalTable, liveTable, tableRows } from './live-table';
 import { untilStopped } from './stop';
@@ -54,7 +54,7 @@ export async function runTrace(args: TraceArgs): Promise<void> {
     if (csv) await target.close(() => csv.close());
     target.human.write(finalTable(rows, target.live));
   }, (stop) => {
-    stopWatch = watchEnded(tracing, (note) => process.stderr.write(note), () => {
+    stopWatch = watchGone(tracing, outer, (note) => process.stderr.write(note), () => {
       process.stderr.write(ALL_ENDED_NOTE);
       stop();
     });

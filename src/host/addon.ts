@@ -115,6 +115,8 @@ interface Addon {
   findLimit(netns: number): { rate: number; horizonNs: number; enforce: boolean; state: ArrayBuffer } | null;
   /** Whether the reader of fd went away (pipe closed, terminal hung up). */
   outputGone(fd: number): boolean;
+  /** A device's ifindex in the netns at path; 0 when the netns or the device is gone. */
+  ifindexOf(netnsPath: string, name: string): number;
 }
 
 let addon: Addon | undefined;

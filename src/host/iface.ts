@@ -1,13 +1,19 @@
 // iface.ts - interfaces inside a network namespace: name -> ifindex, the
 // device of the default route (the default outer device, DESIGN §5), and the
 // kernel's own interface statistics.
-import { currentNetns, resolveNetns, type NetnsRef } from './netns';
+import { loadAddon } from './addon';
+import { currentNetns, netnsPresent, resolveNetns, type NetnsRef } from './netns';
 import { ipJson } from './nsexec';
 
 export interface OuterDevice {
   netns: NetnsRef;
   name: string;
   ifindex: number;
+}
+
+/** Whether the outer device is still there: same netns, same device (ifindex). */
+export function outerPresent(dev: OuterDevice): boolean {
+  return netnsPresent(dev.netns) && loadAddon().ifindexOf(dev.netns.path, dev.name) === dev.ifindex;
 }
 
 export function resolveIface(netns: NetnsRef, name: string): OuterDevice {

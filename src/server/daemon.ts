@@ -11,7 +11,7 @@ import type { StoredContainer } from '../core/store';
 import { parseHorizon, parseRate } from '../core/units';
 import type { TracerOptions } from '../host/addon';
 import { clocksource } from '../host/clock';
-import type { OuterDevice } from '../host/iface';
+import { outerPresent, type OuterDevice } from '../host/iface';
 import { LimitHeldElsewhere, Limits } from '../host/limits';
 import { netnsPresent, resolveNetns, type NetnsRef } from '../host/netns';
 import { StatisticsCollector } from '../host/statistics';
@@ -24,6 +24,8 @@ export interface DaemonEvents {
   containers: [];
   /** A traced container's netns went away (the container ended); tracing it stopped. */
   ended: [c: StoredContainer];
+  /** The outer device went away: no record can complete any more. */
+  outerGone: [];
 }
 
 export type DaemonState = 'running' | 'closing' | 'closed';
@@ -38,7 +40,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   private stateValue: DaemonState = 'running';
   private closing: Promise<void> | undefined;
 
-  constructor(config: Pick<ServerConfig, 'ringCapacity' | 'windowS'>, tracer: TracerOptions, outer: OuterDevice) {
+  /** false once the outer device went away (healthz says so) */
+  outerPresent = true;
+
+  constructor(config: Pick<ServerConfig, 'ringCapacity' | 'windowS'>, tracer: TracerOptions, readonly outer: OuterDevice) {
     super();
     this.tracing = new Tracing({ ...tracer, ringCapacity: config.ringCapacity, windowS: config.windowS });
     try {
@@ -139,10 +144,15 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   }
 
   /**
-   * Stops tracing containers that ended (their netns is gone) and lets go of
-   * their limits (the device went with the netns: nothing to restore).
+   * Once a second: stops tracing containers that ended (their netns is gone)
+   * and lets go of their limits (the device went with the netns: nothing to
+   * restore); notes once that the outer device went.
    */
-  reapEnded(): void {
+  checkGone(): void {
+    if (this.outerPresent && !outerPresent(this.outer)) {
+      this.outerPresent = false;
+      this.emit('outerGone');
+    }
     const ended = this.tracing.reapEnded();
     for (const c of ended) {
       this.limits.forget(c.netns);

@@ -117,8 +117,10 @@ export async function handleHttp(ctx: HttpContext, req: IncomingMessage, res: Se
 
   if (path === '/healthz') {
     readOnly(method, path);
+    // degraded: serving, but the outer device went, so no record completes
     return sendJson(res, daemon.state === 'running' ? 200 : 503, {
-      status: daemon.state === 'running' ? 'ok' : daemon.state,
+      status: daemon.state !== 'running' ? daemon.state : daemon.outerPresent ? 'ok' : 'degraded',
+      outer: { device: daemon.outer.name, netns: daemon.outer.netns.label, present: daemon.outerPresent },
       uptime_s: (Date.now() - daemon.startedMs) / 1000,
       traced: daemon.tracing.store.traced.length,
       clients: ctx.clients(),

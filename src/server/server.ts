@@ -95,7 +95,7 @@ export class Server {
     this.sampler.sample();
     this.tick = setInterval(() => {
       if (this.daemon.state !== 'running') return;
-      this.daemon.reapEnded();
+      this.daemon.checkGone();
       const s = this.sampler.sample();
       this.hub.summarize(s.containers, s.bpfNsPerPacket, s.atMs);
     }, this.config.summaryIntervalMs);

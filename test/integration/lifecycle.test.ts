@@ -169,6 +169,38 @@ describe.skipIf(skipUnlessRoot)('command lifecycle (root, real kernel, lab)', ()
     }
   });
 
+  it('an outer device that goes away is warned about once, by trace and serve (healthz: degraded), which go on', async () => {
+    const name = `mb-${lab.id}-outer`;
+    try {
+      await run('ip', ['netns', 'add', name]);
+      await ipn(name, ['link', 'add', 'up9', 'type', 'veth', 'peer', 'name', 'up9p']);
+      await ipn(name, ['link', 'set', 'up9', 'up']);
+      const outer = ['--outer', 'up9', '--outer-netns', name];
+      const trace = cli(['trace', '--netns', lab.containers[0].name, ...outer, '--duration', '6']);
+      const token = path.join(tmp, 'outer.token');
+      const serve = cli(['serve', '--port', '0', '--token-file', token, '--netns', lab.containers[0].name, ...outer]);
+      await started(trace, /tracing/);
+      await started(serve, /serving http:\/\/[^ ]+:(\d+)/);
+      const port = /serving http:\/\/[^ ]+:(\d+)/.exec(serve.stderr())![1];
+      const health = async (): Promise<{ status: string; outer: { present: boolean } }> => (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { status: string; outer: { present: boolean } };
+      expect(await health()).toMatchObject({ status: 'ok', outer: { present: true } });
+
+      await ipn(name, ['link', 'del', 'up9']); // the device goes, its netns stays (a netns that goes is the same case)
+      const warning = /warning: the outer device up9 \(netns mb-\w+-outer\) is gone/;
+      await until('both warn', () => warning.test(trace.stderr()) && warning.test(serve.stderr()), 10_000);
+      expect(await health()).toMatchObject({ status: 'degraded', outer: { present: false } });
+      await sleep(2000);
+      const warnings = (p: Cli): number => p.stderr().split('\n').filter((l) => warning.test(l)).length;
+      expect(warnings(trace), 'once').toBe(1);
+      expect(warnings(serve), 'once').toBe(1);
+      expect((await trace.exited).code, trace.stderr()).toBe(0); // its --duration, not the warning, ended it
+      serve.child.kill('SIGTERM');
+      expect((await serve.exited).code, serve.stderr()).toBe(0);
+    } finally {
+      await run('ip', ['netns', 'del', name]);
+    }
+  });
+
   it('trace ends when its stderr reader goes away', async () => {
     const progs = await ourProgramIds();
     const p = cli(traceArgs);
