@@ -1,7 +1,7 @@
 // csv-target.ts - where `--csv PATH` writes: a file, or standard output for
 // "-" (then the command's own lines and tables go to stderr, so that the CSV
 // on stdout stays clean for the next program in a pipe).
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, openSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 
 export const CSV_TO_STDOUT = '-';
@@ -19,9 +19,10 @@ export interface CsvTarget {
   close(closeWriter: () => Promise<void>): Promise<void>;
 }
 
+/** Opens the file at once, so that a path that cannot be written fails before anything is loaded. */
 export function csvTarget(path: string | undefined): CsvTarget {
   if (path !== CSV_TO_STDOUT) {
-    const stream = path === undefined ? undefined : createWriteStream(path);
+    const stream = path === undefined ? undefined : createWriteStream(path, { fd: openFile(path) });
     return { stream, human: process.stdout, live: process.stdout, close: (c) => c() };
   }
   // Broken pipe (EPIPE) on stdout: its reader went away.
@@ -41,4 +42,12 @@ export function csvTarget(path: string | undefined): CsvTarget {
       }
     },
   };
+}
+
+function openFile(path: string): number {
+  try {
+    return openSync(path, 'w');
+  } catch (err) {
+    throw new Error(`cannot write the CSV to ${path}: ${(err as Error).message}; check the file's path and permissions`);
+  }
 }

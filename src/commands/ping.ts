@@ -46,6 +46,7 @@ function pingArgs(a: PingArgs): string[] {
 export async function runPing(args: PingArgs): Promise<void> {
   const ref = resolveNetns(args.netns);
   const outer = resolveOuter(args.outer, args.outerNetns);
+  const target = csvTarget(args.csv);
   const tracing = new Tracing();
   onShutdown(() => tracing.close());
   tracing.tracer.addOuter(outer);
@@ -60,7 +61,6 @@ export async function runPing(args: PingArgs): Promise<void> {
     }
   });
 
-  const target = csvTarget(args.csv);
   const table = target.human;
   const csv = target.stream ? new CsvWriter<Echo>(target.stream, ECHO_CSV_HEADER, (e) => formatEchoRow(e, store.baseNs)) : undefined;
   const echoes: Echo[] = [];

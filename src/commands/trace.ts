@@ -25,13 +25,13 @@ export async function runTrace(args: TraceArgs): Promise<void> {
   if (args.netns.length === 0) throw new Error('trace needs at least one --netns SPEC (an ip netns name, a path, or pid:N)');
   const refs: NetnsRef[] = args.netns.map((spec) => resolveNetns(spec));
   const outer = resolveOuter(args.outer, args.outerNetns);
+  const target = csvTarget(args.csv);
 
   const tracing = new Tracing(args.tracer);
   onShutdown(() => tracing.close());
   tracing.tracer.addOuter(outer);
   for (const ref of refs) tracing.trace(ref);
 
-  const target = csvTarget(args.csv);
   const csv = target.stream ? latencyCsv(target.stream) : undefined;
   if (csv) {
     const base = tracing.store.baseNs;

@@ -223,6 +223,10 @@ describe.skipIf(skipUnlessRoot)('macebpf CLI (root, real kernel)', () => {
     [['ping', '--netns', 'LAB0', '-c', '-3', '198.18.0.1'], /^macebpf: invalid -c "-3": use a whole number from 1 to 1000000$/],
     [['limit', '--netns', 'LAB0', '--rate', '1mbit', '--horizon', '0'], /^macebpf: invalid --horizon "0": use a duration from 1us to 60s/],
     [['ping', '--netns', 'LAB0', '-s', '8', '198.18.0.1'], /^macebpf: invalid -s "8": use a payload size from 16 to 65507 bytes/],
+    [['limit', '--netns', 'LAB0', '--rate', '9tbit'], /^macebpf: invalid rate "9tbit": it is above the largest limit of 8tbit \(1e12 bytes\/s\); /],
+    // A CSV that cannot be written fails before anything is loaded (its message is the first line, not "tracing …").
+    [['trace', '--netns', 'LAB0', '--csv', '/nonexistent-dir/x.csv'], /^macebpf: cannot write the CSV to \/nonexistent-dir\/x.csv: ENOENT: no such file or directory/],
+    [['ping', '--netns', 'LAB0', '--csv', '/', '198.18.0.1'], /^macebpf: cannot write the CSV to \/: EISDIR/],
     [['frobnicate'], /^macebpf: unknown command "frobnicate"/],
   ])('rejects bad input %j with a specific error', async (args, message) => {
     const real = args.map((a) => (a === 'LAB0' ? lab.containers[0].name : a === 'LABHOST' ? lab.host.name : a));

@@ -10,7 +10,7 @@ import type { NetnsRef } from '../../src/host/netns';
 import { Tracing } from '../../src/host/tracing';
 import { leftoverPrograms, ourProgramIds } from '../support/bpf';
 import { isRoot, skipUnlessRoot } from '../support/root';
-import { deadlineMs } from '../support/timing';
+import { deadlineMs, quiesce } from '../support/timing';
 
 // A netns inode no namespace has (the kernel numbers them from 0xF0000000):
 // the synthetic records' container, so no real packet can add to its counts.
@@ -118,16 +118,29 @@ describe.skipIf(skipUnlessRoot)('pipeline (root, real kernel, synthetic producer
     // the poller's 50 ms batch period ends: only the BPF side's quarter-full
     // wake-ups (bpf/lib/ringbuf_wakeup.h) make it drain in time. Slower
     // machines (MB_TEST_TIME_FACTOR) run it at a rate they can take.
+    // The producer takes one CPU and the poller and JS the other, so it waits
+    // for the machine to be idle (earlier files' namespaces are freed by the
+    // kernel in the background) and gets a second run if something else took
+    // a CPU meanwhile; without the quarter wake-ups every run loses ~300k.
     const rate = Math.round(2_500_000 / deadlineMs(1));
     const records = Math.round(rate / 2); // 0.5 s
-    current = open(records);
-    const r = current;
-    const out = await r.session.tracer.synth({ records, rate, perRun: Math.round(rate / 2000), container: r.index, netns: SYNTH_REF.inode });
-    await settle();
-    expect(out.attempts).toBe(records);
-    expect(out.lost).toBe(0);
-    expect(r.delivered).toBe(records);
-    expect(r.stored()).toBe(records);
+    const runs: string[] = [];
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const busy = await quiesce();
+      current = open(records);
+      const r = current;
+      const out = await r.session.tracer.synth({ records, rate, perRun: Math.round(rate / 2000), container: r.index, netns: SYNTH_REF.inode });
+      await settle();
+      expect(out.attempts).toBe(records);
+      runs.push(`run ${attempt + 1} (machine ${(100 * busy).toFixed(0)}% busy before): lost ${out.lost}, delivered ${r.delivered}, stored ${r.stored()}`);
+      const clean = out.lost === 0 && r.delivered === records && r.stored() === records;
+      await current.session.close();
+      current = undefined;
+      if (clean) break;
+    }
+    console.log(runs.join('\n'));
+    expect(runs.at(-1), runs.join('; ')).toMatch(/lost 0, delivered (\d+), stored \1$/);
+    expect(runs.at(-1)).toContain(`delivered ${records},`);
   });
 
   it('synth() needs a tracer opened with synth: true, and a container index', async () => {
