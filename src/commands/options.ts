@@ -78,12 +78,20 @@ const INFLIGHT_MIN = 64;
 const INFLIGHT_MAX = 1 << 24;
 const MAX_AGE_MIN_NS = 1e3;
 const MAX_AGE_MAX_NS = 4e9; // records hold latencies as u32 ns
+// Statistics are deltas: a shorter interval would print empty ones in a busy loop.
+const STATS_INTERVAL_MIN_NS = 10e6;
 
 function maxAgeOpt(text: string | undefined): number | undefined {
   const ns = durationOpt(text, '--max-age');
   if (ns !== undefined && (ns < MAX_AGE_MIN_NS || ns > MAX_AGE_MAX_NS)) {
     throw new Error(`invalid --max-age "${text}": use a duration from 1us to 4s (records hold latencies as 32-bit ns)`);
   }
+  return ns;
+}
+
+function statsInterval(text: string | undefined): number {
+  const ns = durationOpt(text, '--interval') ?? 1e9;
+  if (ns < STATS_INTERVAL_MIN_NS) throw new Error(`invalid --interval "${text}": use a duration of at least 10ms (each sample is the change since the one before)`);
   return ns;
 }
 
@@ -228,7 +236,7 @@ export function parseCommandLine(argv: string[]): Command {
         name: 'stats',
         args: {
           netns: values.netns ?? [],
-          intervalNs: durationOpt(values.interval, '--interval') ?? 1e9,
+          intervalNs: statsInterval(values.interval),
           count: values.count === undefined ? 1 : positiveInt(values.count, '--count', 1_000_000),
         },
       };

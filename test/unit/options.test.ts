@@ -88,6 +88,9 @@ describe('parseCommandLine: limit and stats', () => {
   it('parses stats with defaults', () => {
     expect(parseCommandLine(['stats', '--netns', 'a', '--netns', 'b'])).toEqual({ name: 'stats', args: { netns: ['a', 'b'], intervalNs: 1e9, count: 1 } });
     expect(parseCommandLine(['stats', '--netns', 'a', '--interval', '250ms', '--count', '3'])).toMatchObject({ args: { intervalNs: 250e6, count: 3 } });
+    expect(parseCommandLine(['stats', '--netns', 'a', '--interval', '10ms'])).toMatchObject({ args: { intervalNs: 10e6 } });
+    expect(() => parseCommandLine(['stats', '--netns', 'a', '--interval', '0'])).toThrow('invalid --interval "0": use a duration of at least 10ms');
+    expect(() => parseCommandLine(['stats', '--netns', 'a', '--interval', '9ms'])).toThrow('invalid --interval "9ms"');
   });
 
   it.each([
