@@ -131,10 +131,11 @@ export function sinceEpochMs(since: string | undefined, nowMs: number): number {
 }
 
 /** One line per problem, naming the field and what it accepts. */
-export function describeIssues(error: z.ZodError): string {
+/** One line per problem, each named by its field; `whole` names the input itself (a WebSocket message, an HTTP body or query). */
+export function describeIssues(error: z.ZodError, whole = 'message'): string {
   return error.issues
     .map((i) => {
-      const where = i.path.length ? i.path.join('.') : 'message';
+      const where = i.path.length ? i.path.join('.') : whole;
       if ((i.code === 'invalid_union' && i.path.length === 0) || (i.path.length === 1 && i.path[0] === 'type')) return `${where}: unknown or missing "type"; use one of ${CLIENT_TYPES}`;
       if (i.code === 'unrecognized_keys') return `${where}: unknown field(s) ${i.keys.map((k) => JSON.stringify(k)).join(', ')}`;
       return `${where}: ${i.message}`;
@@ -144,9 +145,12 @@ export function describeIssues(error: z.ZodError): string {
 }
 const CLIENT_TYPES = 'auth, subscribe, trace, untrace, limit, unlimit';
 
-/** First field a validation error is about ('' for the message itself). */
-export function issueField(error: z.ZodError): string {
-  return error.issues[0]?.path.join('.') ?? '';
+/** First field a validation error is about (undefined for the input itself). */
+export function issueField(error: z.ZodError): string | undefined {
+  const i = error.issues[0];
+  if (!i) return undefined;
+  const path = i.code === 'unrecognized_keys' ? [...i.path, i.keys[0]] : i.path;
+  return path.join('.') || undefined;
 }
 
 // ----- server -> client ----------------------------------------------------

@@ -34,8 +34,8 @@ export class ApiError extends Error {
     return STATUS[this.code];
   }
 
-  static invalid(error: z.ZodError): ApiError {
-    return new ApiError('bad_request', describeIssues(error), issueField(error));
+  static invalid(error: z.ZodError, whole?: string): ApiError {
+    return new ApiError('bad_request', describeIssues(error, whole), issueField(error));
   }
 
   /** Anything thrown while serving a request, as an ApiError (host errors keep their message). */

@@ -69,9 +69,9 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   }
 }
 
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+function parse<T>(schema: z.ZodType<T>, value: unknown, whole: 'query' | 'body'): T {
   const r = schema.safeParse(value);
-  if (!r.success) throw ApiError.invalid(r.error);
+  if (!r.success) throw ApiError.invalid(r.error, whole);
   return r.data;
 }
 
@@ -156,7 +156,7 @@ export async function handleHttp(ctx: HttpContext, req: IncomingMessage, res: Se
   }
   if (path === '/api/latencies.csv') {
     readOnly(method, path);
-    const q = parse(CsvQuery, Object.fromEntries(url.searchParams));
+    const q = parse(CsvQuery, Object.fromEntries(url.searchParams), 'query');
     if ([...url.searchParams.keys()].length !== new Set(url.searchParams.keys()).size) throw new ApiError('bad_request', 'a query parameter is repeated; give each once');
     const c = daemon.container(q.container);
     if (method === 'HEAD') {
@@ -175,7 +175,7 @@ export async function handleHttp(ctx: HttpContext, req: IncomingMessage, res: Se
   }
   if (path === '/api/echoes') {
     readOnly(method, path);
-    const q = parse(EchoQuery, Object.fromEntries(url.searchParams));
+    const q = parse(EchoQuery, Object.fromEntries(url.searchParams), 'query');
     const c = daemon.container(q.container);
     const store = daemon.tracing.store;
     const sinceT = q.since === undefined ? -Infinity : store.tOfWallMs(sinceEpochMs(q.since, Date.now()));
@@ -197,9 +197,9 @@ export async function handleHttp(ctx: HttpContext, req: IncomingMessage, res: Se
     requireToken(ctx, req);
     const body = await readJson(req, ctx.config.maxMessageBytes);
     let view;
-    if (what === 'trace' && method === 'POST') view = runMutation(daemon, { type: 'trace', spec: name, label: parse(TraceBody, body).label });
+    if (what === 'trace' && method === 'POST') view = runMutation(daemon, { type: 'trace', spec: name, label: parse(TraceBody, body, 'body').label });
     else if (what === 'trace') view = runMutation(daemon, { type: 'untrace', container: daemon.containerBySpec(name).label });
-    else if (method === 'PUT') view = runMutation(daemon, { type: 'limit', container: daemon.containerBySpec(name).label, ...parse(LimitBody, body) });
+    else if (method === 'PUT') view = runMutation(daemon, { type: 'limit', container: daemon.containerBySpec(name).label, ...parse(LimitBody, body, 'body') });
     else view = runMutation(daemon, { type: 'unlimit', container: daemon.containerBySpec(name).label });
     return sendJson(res, 200, { container: view });
   }
