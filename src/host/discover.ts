@@ -28,13 +28,24 @@ function runtimeNames(cli: 'docker' | 'podman'): Promise<string[]> {
   return names;
 }
 
-export async function discoverNamespaces(): Promise<Candidate[]> {
+/**
+ * The candidates, less the `ip netns` names of the namespaces in exclude
+ * (inodes: those already known, the outer device's).
+ */
+export async function discoverNamespaces(exclude: ReadonlySet<number> = new Set()): Promise<Candidate[]> {
   let names: string[] = [];
   try {
     names = fs.readdirSync('/run/netns').sort();
   } catch {
     // none was ever created
   }
+  names = names.filter((n) => {
+    try {
+      return !exclude.has(fs.statSync(`/run/netns/${n}`).ino);
+    } catch {
+      return false; // deleted meanwhile, or not a namespace one can open
+    }
+  });
   const [docker, podman] = await Promise.all([runtimeNames('docker'), runtimeNames('podman')]);
   return [
     ...names.map((n): Candidate => ({ spec: n, source: LAB_CONTAINER.test(n) ? 'lab' : 'ip-netns' })),

@@ -21,6 +21,18 @@ export interface TracerEvents {
 
 type State = 'open' | 'closing' | 'closed';
 
+/**
+ * A container is timed from its own device to the outer device, so the outer
+ * device's netns cannot be one: its packets would start no entry there (it
+ * traced to nothing but unmatched counts).
+ */
+export class OuterNetnsError extends Error {
+  constructor(netns: NetnsRef, outer: string) {
+    super(`cannot trace ${netns.label} (netns ${netns.inode}): it holds the outer device ${outer}, and a container is timed from its own device to the outer one; trace a container's netns, or choose an outer device in another netns (--outer, --outer-netns)`);
+    this.name = 'OuterNetnsError';
+  }
+}
+
 /** How often each traced netns's devices are listed again, to give a device added after trace() the ingress stage's tcx link. */
 const DEVICE_REFRESH_MS = 1000;
 
@@ -30,6 +42,7 @@ export class Tracer extends EventEmitter<TracerEvents> {
   private closing: Promise<void> | undefined;
   private readonly clock = new WallClock();
   private readonly indexOf = new Map<number, number>(); // netns inode -> container index
+  private readonly outers = new Map<number, string>(); // netns inode -> an outer device in it
   private readonly finalCounters = new Map<number, ContainerCounters>();
   private readonly deviceRefresh: NodeJS.Timeout | undefined;
   readonly sockets: boolean;
@@ -57,13 +70,17 @@ export class Tracer extends EventEmitter<TracerEvents> {
   readonly features: readonly string[];
 
   addOuter(dev: OuterDevice): void {
+    if (this.indexOf.has(dev.netns.inode)) throw new OuterNetnsError(dev.netns, dev.name);
     this.live().setOuter(dev.netns.inode, dev.ifindex, dev.netns.path);
+    this.outers.set(dev.netns.inode, dev.name);
   }
 
   /** Starts tracing a netns; returns its kernel container index (the same one if already traced). */
   trace(netns: NetnsRef): number {
     const known = this.indexOf.get(netns.inode);
     if (known !== undefined) return known;
+    const outer = this.outers.get(netns.inode);
+    if (outer !== undefined) throw new OuterNetnsError(netns, outer);
     const used = new Set(this.indexOf.values());
     let index = 1;
     while (used.has(index)) index++;

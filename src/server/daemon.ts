@@ -16,6 +16,7 @@ import { LimitHeldElsewhere, Limits } from '../host/limits';
 import { netnsPresent, resolveNetns, type NetnsRef } from '../host/netns';
 import { StatisticsCollector } from '../host/statistics';
 import { Tracing } from '../host/tracing';
+import { OuterNetnsError } from '../host/tracer';
 import type { ServerConfig } from './config';
 import { ApiError } from './errors';
 
@@ -127,7 +128,13 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     const existing = this.tracing.store.byNetnsInode(ref.inode);
     if (opts.label !== undefined) this.checkLabel(opts.label, ref, existing);
     if (existing?.traced) return existing;
-    const c = this.tracing.trace(ref, opts.label ?? existing?.label ?? ref.label);
+    let c: StoredContainer;
+    try {
+      c = this.tracing.trace(ref, opts.label ?? existing?.label ?? ref.label);
+    } catch (err) {
+      if (err instanceof OuterNetnsError) throw new ApiError('conflict', err.message, 'spec');
+      throw err;
+    }
     this.statistics.baseline(ref);
     this.emit('containers');
     return c;

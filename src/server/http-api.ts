@@ -150,8 +150,11 @@ export async function handleHttp(ctx: HttpContext, req: IncomingMessage, res: Se
         rates: s ? { egress: { pps: s.directions.egress.pps, bps: s.directions.egress.bps }, ingress: { pps: s.directions.ingress.pps, bps: s.directions.ingress.bps } } : null,
       };
     });
+    // Not offered: what is known already (by spec for runtime names, by
+    // inode for ip netns names) and the outer device's netns (untraceable).
     const specs = new Set(known.map((c) => c.spec));
-    const candidates = (await discoverNamespaces()).filter((c) => !specs.has(c.spec));
+    const inodes = new Set([...known.map((c) => c.netns), daemon.outer.netns.inode]);
+    const candidates = (await discoverNamespaces(inodes)).filter((c) => !specs.has(c.spec));
     return sendJson(res, 200, { containers, candidates });
   }
   if (path === '/api/latencies.csv') {

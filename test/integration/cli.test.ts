@@ -227,6 +227,10 @@ describe.skipIf(skipUnlessRoot)('macebpf CLI (root, real kernel)', () => {
     // A CSV that cannot be written fails before anything is loaded (its message is the first line, not "tracing …").
     [['trace', '--netns', 'LAB0', '--csv', '/nonexistent-dir/x.csv'], /^macebpf: cannot write the CSV to \/nonexistent-dir\/x.csv: ENOENT: no such file or directory/],
     [['ping', '--netns', 'LAB0', '--csv', '/', '198.18.0.1'], /^macebpf: cannot write the CSV to \/: EISDIR/],
+    // The outer device's netns has no container device: it would trace to nothing.
+    [['trace', '--netns', 'LABHOST', '--outer', 'up0', '--outer-netns', 'LABHOST'], /^macebpf: cannot trace LABHOST \(netns \d+\): it holds the outer device up0, /],
+    [['ping', '--netns', 'LABHOST', '--outer', 'up0', '--outer-netns', 'LABHOST', '198.19.0.1'], /^macebpf: cannot trace LABHOST \(netns \d+\): it holds the outer device up0, /],
+    [['stats', '--netns', 'LAB0', '--interval', '1ms'], /^macebpf: invalid --interval "1ms": use a duration of at least 10ms /],
     [['frobnicate'], /^macebpf: unknown command "frobnicate"/],
   ])('rejects bad input %j with a specific error', async (args, message) => {
     const real = args.map((a) => (a === 'LAB0' ? lab.containers[0].name : a === 'LABHOST' ? lab.host.name : a));

@@ -111,6 +111,7 @@ describe.skipIf(skipUnlessRoot)('macebpf serve with bad input (root, real kernel
     { name: 'unlimit without a limit', method: 'DELETE', path: limitPath(), status: 409, code: 'conflict', message: /has no limit/ },
     { name: 'trace of a missing netns', method: 'POST', path: '/api/containers/mb-nosuch-c9/trace', status: 404, code: 'not_found', message: /no network namespace named "mb-nosuch-c9"/, field: 'spec' },
     { name: 'trace of a dead pid', method: 'POST', path: '/api/containers/pid:999999999/trace', status: 404, code: 'not_found', message: /no such process 999999999/, field: 'spec' },
+    { name: "trace of the outer device's netns", method: 'POST', path: `/api/containers/${lab.host.name}/trace`, status: 409, code: 'conflict', message: /holds the outer device up0, and a container is timed from its own device/, field: 'spec' },
     { name: 'trace of pid 0', method: 'POST', path: '/api/containers/pid:0/trace', status: 400, code: 'bad_request', message: /is not a container spec/, field: 'spec' },
     { name: 'path traversal, encoded', method: 'POST', path: '/api/containers/..%2F..%2Fetc%2Fpasswd/trace', status: 400, code: 'bad_request', message: /path traversal/, field: 'spec' },
     { name: 'path traversal under /run/netns', method: 'POST', path: '/api/containers/%2Frun%2Fnetns%2F..%2F..%2Fetc%2Fshadow/trace', status: 400, code: 'bad_request', message: /path traversal/, field: 'spec' },
@@ -218,6 +219,15 @@ describe.skipIf(skipUnlessRoot)('macebpf serve with bad input (root, real kernel
     expect((await http(d.base, '/api/containers')).status).toBe(200);
     const rssAfter = rssBytes(d.proc.child.pid!);
     expect(rssAfter - rssBefore, `RSS ${rssBefore} → ${rssAfter}`).toBeLessThan(64 << 20);
+  });
+
+  it('offers as candidates neither known namespaces (also when traced by a path) nor the outer device\'s', async () => {
+    const { candidates } = (await http(d.base, '/api/containers')).json() as { candidates: Array<{ spec: string }> };
+    const specs = candidates.map((c) => c.spec);
+    expect(specs).toContain(lab.containers[2].name);
+    expect(specs).not.toContain(c1);
+    expect(specs, 'traced as /var/run/netns/NAME').not.toContain(lab.containers[1].name);
+    expect(specs, 'the outer device is in it').not.toContain(lab.host.name);
   });
 
   it('labels are unique and kept; a known container is traced again by its label, inode or CLI spec; HEAD answers as GET', async () => {
