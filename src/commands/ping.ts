@@ -64,8 +64,16 @@ export async function runPing(args: PingArgs): Promise<void> {
   const table = target.human;
   const csv = target.stream ? new CsvWriter<Echo>(target.stream, ECHO_CSV_HEADER, (e) => formatEchoRow(e, store.baseNs)) : undefined;
   const echoes: Echo[] = [];
+  // The header comes with the first row or the summary: a ping that fails
+  // to start (bad target, wrong family) prints its error alone.
+  let headed = false;
+  const head = (): void => {
+    if (!headed) table.write(row(COLUMNS));
+    headed = true;
+  };
   const emit = (list: Echo[]): void => {
     for (const e of list) {
+      head();
       echoes.push(e);
       table.write(row([String(e.seq), fmt(e.rawNs), fmt(e.egressNs), fmt(e.ingressNs), fmt(e.correctedNs), fmt(e.outerNs)]));
     }
@@ -73,7 +81,6 @@ export async function runPing(args: PingArgs): Promise<void> {
   };
 
   process.stderr.write(`macebpf: ping ${args.target} from ${container.label} (outer device ${outer.name} in netns ${outer.netns.label})\n`);
-  table.write(row(COLUMNS));
   const child = spawnInNetns(ref, 'ping', pingArgs(args));
   onShutdown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
@@ -107,6 +114,7 @@ export async function runPing(args: PingArgs): Promise<void> {
     const v = quantilesOf(matched.map(pick));
     return `${fmt(v.p50)} / ${fmt(v.p90)} / ${fmt(v.p99)}`;
   };
+  head();
   table.write(
     `--- ${args.target} from ${container.label}: ${summary.sent} sent, ${summary.received} replies, ${matched.length} matched (${summary.received ? ((100 * matched.length) / summary.received).toFixed(1) : '0.0'}%)\n` +
       `p50 / p90 / p99: raw ${q((e) => e.rawNs)}, egress ${q((e) => e.egressNs)}, ingress ${q((e) => e.ingressNs)}, corrected ${q((e) => e.correctedNs)}, outer ${q((e) => e.outerNs)}\n`,

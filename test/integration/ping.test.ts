@@ -113,6 +113,13 @@ describe.skipIf(skipUnlessRoot)('macebpf ping (root, real kernel, lab)', () => {
     expect(p.stderr()).toMatch(/did not answer any of 2 echoes|failed \(exit/);
   });
 
+  it("passes on ping's own refusal, alone: no table header before it", async () => {
+    const p = cli(['ping', '--netns', lab.containers[0]!.name, ...outer, '-6', '-c', '1', lab.target.ip4]);
+    expect((await p.exited).code).toBe(1);
+    expect(p.stderr()).toMatch(/ping .* failed \(exit 2\): ping: .*Address family/);
+    expect(p.stdout()).toBe('');
+  });
+
   it('says which spec is wrong for an unknown container', async () => {
     const p = cli(['ping', '--netns', 'mb-nosuch-c1', '-c', '1', lab.target.ip4]);
     expect((await p.exited).code).toBe(1);
