@@ -130,7 +130,6 @@ export function sinceEpochMs(since: string | undefined, nowMs: number): number {
   return nowMs - parseDuration(since) / 1e6;
 }
 
-/** One line per problem, naming the field and what it accepts. */
 /** One line per problem, each named by its field; `whole` names the input itself (a WebSocket message, an HTTP body or query). */
 export function describeIssues(error: z.ZodError, whole = 'message'): string {
   return error.issues

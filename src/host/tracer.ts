@@ -23,8 +23,8 @@ type State = 'open' | 'closing' | 'closed';
 
 /**
  * A container is timed from its own device to the outer device, so the outer
- * device's netns cannot be one: its packets would start no entry there (it
- * traced to nothing but unmatched counts).
+ * device's netns cannot be one: its packets would start no entry and end
+ * only as unmatched counts.
  */
 export class OuterNetnsError extends Error {
   constructor(netns: NetnsRef, outer: string) {
