@@ -5,6 +5,7 @@ import { Limits } from '../host/limits';
 import { resolveNetns } from '../host/netns';
 import { StatisticsCollector } from '../host/statistics';
 import { Tracing } from '../host/tracing';
+import { writeOrWait } from '../host/write-or-wait';
 import { ALL_ENDED_NOTE, endedNote } from './gone';
 import { onShutdown } from './lifecycle';
 
@@ -28,24 +29,11 @@ export async function runStats(args: StatsArgs): Promise<void> {
   for (let i = 0; i < args.count; i++) {
     await new Promise((r) => setTimeout(r, args.intervalNs / 1e6));
     for (const c of tracing.reapEnded()) process.stderr.write(endedNote(c));
-    await print(JSON.stringify(collector.collect(), null, 2) + '\n');
+    // A slow reader holds the next sample back; one that goes away ends the process (src/entry.ts).
+    await writeOrWait(process.stdout, JSON.stringify(collector.collect(), null, 2) + '\n');
     if (tracing.store.traced.length === 0) {
       process.stderr.write(ALL_ENDED_NOTE);
       break;
     }
   }
-}
-
-// A reader slower than the samples holds the next sample back rather than
-// letting them pile up in memory; a reader that goes away ends the process
-// (src/entry.ts), so 'close' only has to release the wait.
-async function print(text: string): Promise<void> {
-  if (process.stdout.write(text)) return;
-  await new Promise<void>((resolve) => {
-    const done = (): void => {
-      process.stdout.off('drain', done).off('close', done);
-      resolve();
-    };
-    process.stdout.on('drain', done).on('close', done);
-  });
 }

@@ -9,6 +9,7 @@ import type { ServerResponse } from 'node:http';
 import { CSV_HEADER, csvLines, rowsFromRing, type LatencyRow } from '../core/csv';
 import type { Direction } from '../core/records';
 import type { StoredContainer } from '../core/store';
+import { writeOrWait } from '../host/write-or-wait';
 import type { Daemon } from './daemon';
 
 export const SKIPPED_TRAILER = 'X-Macebpf-Skipped-Records';
@@ -92,15 +93,7 @@ export class CsvStream {
   // false: the client went away.
   private async write(text: string): Promise<boolean> {
     if (this.gone) return false;
-    if (!this.res.write(text)) {
-      await new Promise<void>((r) => {
-        const done = (): void => {
-          this.res.off('drain', done).off('close', done);
-          r();
-        };
-        this.res.on('drain', done).on('close', done);
-      });
-    }
+    await writeOrWait(this.res, text);
     return !this.gone;
   }
 }
