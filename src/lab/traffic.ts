@@ -108,6 +108,8 @@ export interface IperfClientOptions {
   v6?: boolean;
   /** the server sends, the client receives (-R) */
   reverse?: boolean;
+  /** parallel streams (iperf3 -P); the result is their sum */
+  streams?: number;
 }
 
 export interface IperfResult {
@@ -134,6 +136,7 @@ export async function iperfClient(ns: string, server: string, opts: IperfClientO
   const args = ['-c', server, '-p', String(opts.port), '-t', String(opts.seconds), '-J', '--connect-timeout', '3000'];
   if (opts.udp) args.push('-u');
   if (opts.reverse) args.push('-R');
+  if (opts.streams !== undefined) args.push('-P', String(opts.streams));
   if (opts.bitrate !== undefined) args.push('-b', opts.bitrate);
   if (opts.v6 || server.includes(':')) args.push('-6');
   const command = quote('ip', ['netns', 'exec', ns, 'iperf3', ...args]);
