@@ -24,7 +24,7 @@ const SECONDS = 5;
 // if a run falls short of the floor. One stream keeps only about 1 ms of data
 // queued in fq (TCP small queues); under TCG a vCPU the host delays longer
 // than that leaves fq idle, and EDT banks no credit for idle time (DESIGN §3),
-// so that time is lost. With the host busy one stream reached 0.73-0.92 of
+// so that time is lost. With the host busy one stream reached 0.72-0.92 of
 // the limit, 8 streams 0.94-0.99 (docs/kernels.md, "TCP as 8 streams").
 // Every run is held to the upper bound and to no drops; a limit off by 10%
 // either way fails both runs.
