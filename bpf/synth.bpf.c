@@ -26,6 +26,7 @@ extern struct {
 } events SEC(".maps");
 
 extern const volatile __u64 wakeup_bytes;
+extern const volatile __u64 ring_bytes;
 
 /* The loop's state lives on the stack: the verifier refuses loads through a
  * context pointer with an offset, so the context is read and written once. */
@@ -78,7 +79,7 @@ static long mb_synth_one(__u32 i, void *data)
 	e->stages = 7;
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
 	/* Wake-ups as the tracing programs make them (trace.bpf.c, mb_emit). */
-	bpf_ringbuf_submit(e, mb_wakeup_flags(&events, wakeup_bytes));
+	bpf_ringbuf_submit(e, mb_wakeup_flags(&events, wakeup_bytes, ring_bytes));
 	__sync_fetch_and_add(&dc->events, 1);
 	l->produced++;
 	return 0;

@@ -41,6 +41,8 @@
 /* Set through the skeleton before load. */
 const volatile __u64 max_age_ns = 1000000000ull;
 const volatile __u64 wakeup_bytes = 64 * sizeof(struct mb_event);
+/* The events ring's size, as user space set it (a power of two). */
+const volatile __u64 ring_bytes = MB_RINGBUF_BYTES;
 /* TCP's egress S from the cgroup program, where tcp_sendmsg_locked is missing. */
 const volatile bool cg_egress_tcp = false;
 /* UDP's ingress S from sock_recv_length; without it (before 6.3) UDP ends at D. */
@@ -108,6 +110,7 @@ struct {
 	__type(value, __u64);
 } drops SEC(".maps");
 
+/* max_entries is set by user space with ring_bytes (default MB_RINGBUF_BYTES). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, MB_RINGBUF_BYTES);
@@ -253,7 +256,7 @@ static __always_inline void mb_emit(const struct mb_key *key, struct mb_inflight
 	e->family = key->family;
 	e->stages = stages;
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
-	bpf_ringbuf_submit(e, mb_wakeup_flags(&events, wakeup_bytes));
+	bpf_ringbuf_submit(e, mb_wakeup_flags(&events, wakeup_bytes, ring_bytes));
 	MB_COUNT(idx, dir, events);
 }
 

@@ -4,14 +4,28 @@
 #include <napi.h>
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 
 namespace mb {
 
+// A number as JS would print it for the values used here: 1048576, not 1048576.000000.
+inline std::string NumberText(double d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", d);
+  for (int p = 1; p < 17; p++) {  // the shortest form that reads back as d
+    char b[32];
+    std::snprintf(b, sizeof b, "%.*g", p, d);
+    if (std::strtod(b, nullptr) == d) return b;
+  }
+  return buf;
+}
+
 inline double InRange(Napi::Env env, const std::string& what, double d, double lo, double hi) {
   if (!(d >= lo && d <= hi)) {
-    throw Napi::RangeError::New(env, what + " = " + std::to_string(d) + " is out of range [" + std::to_string(lo) +
-                                         ", " + std::to_string(hi) + "]");
+    throw Napi::RangeError::New(env, what + " = " + NumberText(d) + " is out of range [" + NumberText(lo) + ", " +
+                                         NumberText(hi) + "]");
   }
   return d;
 }
@@ -26,7 +40,7 @@ inline double NumberArg(const Napi::CallbackInfo& info, size_t i, const char* na
 inline uint32_t U32Arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
   double v = NumberArg(info, i, name, 0, 4294967295.0);
   if (v != static_cast<uint32_t>(v)) {
-    throw Napi::RangeError::New(info.Env(), std::string("argument '") + name + "' must be an integer, got " + std::to_string(v));
+    throw Napi::RangeError::New(info.Env(), std::string("argument '") + name + "' must be an integer, got " + NumberText(v));
   }
   return static_cast<uint32_t>(v);
 }

@@ -9,10 +9,7 @@
 
 #include <thread>
 
-#include <linux/types.h>
-
 #include "errors.h"
-#include "macebpf.h"
 
 namespace mb {
 namespace {
@@ -34,7 +31,7 @@ constexpr auto kBatchPeriod = std::chrono::milliseconds(50);
 constexpr int kMaxQueued = 4;
 }  // namespace
 
-Poller::Poller(Napi::Env env, int ring_fd, Napi::Function callback) {
+Poller::Poller(Napi::Env env, int ring_fd, size_t ring_bytes, Napi::Function callback) : quarter_(ring_bytes / 4) {
   rb_ = ring_buffer__new(ring_fd, OnRecord, this, nullptr);
   if (!rb_) ThrowLibbpf(env, "ring_buffer__new", errno);
   // The ring's consumer and producer positions, read-only (libbpf 1.1 has
@@ -179,7 +176,7 @@ void Poller::Run() {
     auto left = std::chrono::ceil<std::chrono::milliseconds>(kBatchPeriod - (std::chrono::steady_clock::now() - last_flush_));
     if (left.count() > 0) {
       struct epoll_event ev;
-      if (epoll_wait(efd, &ev, 1, static_cast<int>(left.count())) <= 0 || Unread() < MB_RINGBUF_BYTES / 4) continue;
+      if (epoll_wait(efd, &ev, 1, static_cast<int>(left.count())) <= 0 || Unread() < quarter_) continue;
     }
     ring_buffer__consume(rb_);  // OnRecord hands over early at kMaxBatch
     // A full batch handed over by this consume starts the next period, and

@@ -23,8 +23,8 @@ namespace mb {
 
 class Poller {
  public:
-  // ring_fd: the BPF_MAP_TYPE_RINGBUF map; callback(ArrayBuffer batch).
-  Poller(Napi::Env env, int ring_fd, Napi::Function callback);
+  // ring_fd: the BPF_MAP_TYPE_RINGBUF map of ring_bytes; callback(ArrayBuffer batch).
+  Poller(Napi::Env env, int ring_fd, size_t ring_bytes, Napi::Function callback);
   ~Poller();
   // Joins the thread after a final drain of the ring; safe to call twice.
   void Stop();
@@ -60,6 +60,7 @@ class Poller {
   std::chrono::steady_clock::time_point last_flush_;
   uint8_t* positions_ = nullptr;  // the ring's consumer page, then its producer page
   size_t page_ = 0;
+  size_t quarter_ = 0;  // a quarter of the ring: the BPF side's early wake-ups
   std::atomic<bool> stop_{false};
   std::vector<uint8_t> batch_;
   std::thread thread_;

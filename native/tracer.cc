@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <functional>
+#include <utility>
 #include <vector>
 
 #include "args.h"
@@ -58,7 +59,7 @@ Napi::Function Tracer::Define(Napi::Env env) {
                      });
 }
 
-// options: { inflightEntries, maxAgeNs, wakeupRecords, sockets, tracing,
+// options: { inflightEntries, maxAgeNs, wakeupRecords, ringBytes, sockets, tracing,
 //            disable: ["kfunc" | "tcx"] (take the fallback on any kernel),
 //            synth (load the benchmark's synthetic producer, synth.cc) }
 Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) {
@@ -67,8 +68,15 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
   auto inflight = static_cast<uint32_t>(Option(opts, "inflightEntries", 65536, 64, 1 << 24));
   auto max_age = static_cast<uint64_t>(Option(opts, "maxAgeNs", 1e9, 1e3, 4e9));  // records hold u32 ns
   auto wakeup = static_cast<uint64_t>(Option(opts, "wakeupRecords", 64, 1, 65536));
+  double ring_opt = Option(opts, "ringBytes", MB_RINGBUF_BYTES, MB_RINGBUF_MIN_BYTES, MB_RINGBUF_MAX_BYTES);
+  auto ring = static_cast<uint32_t>(ring_opt);
+  if (ring != ring_opt || (ring & (ring - 1))) {
+    throw Napi::RangeError::New(env, "option 'ringBytes' must be a power of two (the kernel's ring buffer size), got " +
+                                         NumberText(ring_opt));
+  }
   bool sockets = !opts.Has("sockets") || opts.Get("sockets").ToBoolean();
   bool tracing = !opts.Has("tracing") || opts.Get("tracing").ToBoolean();
+  if (!tracing) ring = MB_RINGBUF_MIN_BYTES;  // a limiter alone writes no records
   std::vector<std::string> disable;
   if (opts.Has("disable") && opts.Get("disable").IsArray()) {
     auto a = opts.Get("disable").As<Napi::Array>();
@@ -85,10 +93,12 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
   if (!skel_) ThrowLibbpf(env, "macebpf__open", errno);
   skel_->rodata->max_age_ns = max_age;
   skel_->rodata->wakeup_bytes = wakeup * sizeof(struct mb_event);
+  skel_->rodata->ring_bytes = ring;
   skel_->rodata->cg_egress_tcp = !kernel.tcp_sendmsg_tp;
   skel_->rodata->tai_offset_ns = TaiOffsetNs();
-  for (auto* map : {skel_->maps.inflight_egress, skel_->maps.inflight_ingress, skel_->maps.traced_flows}) {
-    int err = bpf_map__set_max_entries(map, inflight);
+  for (auto [map, size] : {std::pair{skel_->maps.inflight_egress, inflight}, {skel_->maps.inflight_ingress, inflight},
+                            {skel_->maps.traced_flows, inflight}, {skel_->maps.events, ring}}) {
+    int err = bpf_map__set_max_entries(map, size);
     if (err) {
       Destroy();
       ThrowLibbpf(env, "bpf_map__set_max_entries", err);
@@ -362,7 +372,8 @@ Napi::Value Tracer::OnEvents(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(info.Env(), "onEvents(callback): callback must be a function");
   }
   if (poller_) throw Napi::Error::New(info.Env(), "onEvents was already called on this tracer");
-  poller_ = std::make_unique<Poller>(info.Env(), bpf_map__fd(s->maps.events), info[0].As<Napi::Function>());
+  poller_ = std::make_unique<Poller>(info.Env(), bpf_map__fd(s->maps.events), bpf_map__max_entries(s->maps.events),
+                                     info[0].As<Napi::Function>());
   return info.Env().Undefined();
 }
 

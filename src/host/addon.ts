@@ -8,6 +8,11 @@ export interface TracerOptions {
   maxAgeNs?: number;
   /** Ring-buffer records that wake the poller (default 64). */
   wakeupRecords?: number;
+  /**
+   * Size of the record ring buffer in bytes, a power of two from 1 MiB to
+   * 256 MiB (default 16 MiB, ~350,000 records; bpf/macebpf.h).
+   */
+  ringBytes?: number;
   /** Trace the socket stage (per-socket tracepoints and the containers' cgroups, docs/measurement.md; default true). */
   sockets?: boolean;
   /** Load the tracing programs (default true); a rate limiter alone needs none. */

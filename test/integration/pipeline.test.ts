@@ -25,8 +25,8 @@ interface Run {
   stored: () => number;
 }
 
-function open(seqSpace: number): Run {
-  const session = new Tracing({ synth: true, sockets: false });
+function open(seqSpace: number, ringBytes?: number): Run {
+  const session = new Tracing({ synth: true, sockets: false, ringBytes });
   const index = session.trace(SYNTH_REF).index;
   const run: Run = {
     session,
@@ -67,7 +67,7 @@ describe.skipIf(skipUnlessRoot)('pipeline (root, real kernel, synthetic producer
   });
 
   it('overdriven: the ring overflows, and produced = delivered + lost exactly, in the counters too', async () => {
-    const records = 4_000_000; // far beyond the ring's 4 MiB (~87,000 records) at full speed
+    const records = 4_000_000; // far beyond the ring's 16 MiB (~350,000 records) at full speed
     current = open(records);
     const r = current;
     const out = await r.session.tracer.synth({ records, container: r.index, netns: SYNTH_REF.inode, perRun: 65536 });
@@ -114,20 +114,22 @@ describe.skipIf(skipUnlessRoot)('pipeline (root, real kernel, synthetic producer
   });
 
   it('a rate that fills the ring within one batch period: drained at the quarter marks, nothing lost', async () => {
-    // The ring holds ~87,000 records; at 2.5 M/s it is full after 35 ms, before
-    // the poller's 50 ms batch period ends: only the BPF side's quarter-full
-    // wake-ups (bpf/lib/ringbuf_wakeup.h) make it drain in time. Slower
-    // machines (MB_TEST_TIME_FACTOR) run it at a rate they can take.
+    // A 4 MiB ring holds ~87,000 records; at 2.5 M/s it is full after 35 ms,
+    // before the poller's 50 ms batch period ends: only the BPF side's
+    // quarter-full wake-ups (bpf/lib/ringbuf_wakeup.h), at the size the
+    // tracer set, make it drain in time. Slower machines
+    // (MB_TEST_TIME_FACTOR) run it at a rate they can take.
     // The producer takes one CPU and the poller and JS the other, so it waits
     // for the machine to be idle (earlier files' namespaces are freed by the
-    // kernel in the background) and gets a second run if something else took
-    // a CPU meanwhile; without the quarter wake-ups every run loses ~300k.
+    // kernel in the background) and gets up to two more runs if something
+    // else took a CPU meanwhile; without the quarter wake-ups every run loses
+    // ~300k.
     const rate = Math.round(2_500_000 / deadlineMs(1));
     const records = Math.round(rate / 2); // 0.5 s
     const runs: string[] = [];
-    for (let attempt = 0; attempt < 2; attempt++) {
+    for (let attempt = 0; attempt < 3; attempt++) {
       const busy = await quiesce();
-      current = open(records);
+      current = open(records, 4 << 20);
       const r = current;
       const out = await r.session.tracer.synth({ records, rate, perRun: Math.round(rate / 2000), container: r.index, netns: SYNTH_REF.inode });
       await settle();
@@ -141,6 +143,17 @@ describe.skipIf(skipUnlessRoot)('pipeline (root, real kernel, synthetic producer
     console.log(runs.join('\n'));
     expect(runs.at(-1), runs.join('; ')).toMatch(/lost 0, delivered (\d+), stored \1$/);
     expect(runs.at(-1)).toContain(`delivered ${records},`);
+  });
+
+  it('ringBytes: a power of two from 1 MiB to 256 MiB; any other size is refused, naming it', () => {
+    for (const [ringBytes, message] of [
+      [3 << 20, /'ringBytes' must be a power of two .*got 3145728$/],
+      [(1 << 20) + 0.5, /'ringBytes' must be a power of two .*got 1048576\.5$/],
+      [512 << 10, /'ringBytes' = 524288 is out of range \[1048576, 268435456\]/],
+      [512 << 20, /'ringBytes' = 536870912 is out of range/],
+    ] as const) {
+      expect(() => new Tracing({ sockets: false, ringBytes }), String(ringBytes)).toThrow(message);
+    }
   });
 
   it('synth() needs a tracer opened with synth: true, and a container index', async () => {
