@@ -337,7 +337,7 @@ function pipelineSection(o: SectionOutcome<PipelineResult>): string[] {
   const out = ['## 4. Pipeline: ring buffer → JS columns at flood rates', note(o)];
   if (!p) return out;
   out.push(
-    `One session tracing c1 and c2, BPF wake-up every ${p.wakeupRecords} records, the poller handing JS at most one batch per 50 ms or 256 KiB under load (plus a 50 ms drain). Node CPU = \`process.cpuUsage\` of the benchmark process (everything in it: JS thread, poller thread, GC; by thread from /proc/self/task/*/schedstat). Records counted in the session's \`records\` listener; lost = the counters' \`lost\` (ring buffer full); coverage = records of the generator's protocol / its packets, and kernel events / packets at the container device.`,
+    `One session tracing c1 and c2, the ring buffer at its default size (\`MB_RINGBUF_BYTES\`, bpf/macebpf.h), BPF wake-up every ${p.wakeupRecords} records, the poller handing JS at most one batch per 50 ms or 256 KiB under load (plus a 50 ms drain). Node CPU = \`process.cpuUsage\` of the benchmark process (everything in it: JS thread, poller thread, GC; by thread from /proc/self/task/*/schedstat). Records counted in the session's \`records\` listener; lost = the counters' \`lost\` (ring buffer full); coverage = records of the generator's protocol / its packets, and kernel events / packets at the container device.`,
     '',
     '| scenario | records/s (peak 1 s) | batches (mean size) | lost | coverage vs generator | events/packets at device (egress, ingress) | node CPU |',
     '|---|---|---|---|---|---|---|',

@@ -12,9 +12,9 @@
 #define MB_ABSENT 0xffffffffu   /* a latency part that was not observed */
 /* The record ring buffer's default size; user space may set another power of
  * two in [MB_RINGBUF_MIN_BYTES, MB_RINGBUF_MAX_BYTES] (its quarters wake the
- * poller). 16 MiB, ~350,000 records: 70 ms of a 5 M records/s producer while
- * the JS thread is held up (docs/measurement.md, "Ring buffer and batches"). */
-#define MB_RINGBUF_BYTES (16u << 20)
+ * poller). 4 MiB, ~87,000 records: a larger ring costs Node more per record
+ * (docs/measurement.md, "Ring buffer and batches"). */
+#define MB_RINGBUF_BYTES (4u << 20)
 #define MB_RINGBUF_MIN_BYTES (1u << 20)
 #define MB_RINGBUF_MAX_BYTES (256u << 20)
 

@@ -27,8 +27,14 @@ constexpr size_t kMaxBatch = 256 << 10;
 // (bpf/lib/ringbuf_wakeup.h), so it drains before a burst fills the ring and
 // is not woken otherwise.
 constexpr auto kBatchPeriod = std::chrono::milliseconds(50);
-// Batches waiting for JS before the poller stops taking records from the ring.
-constexpr int kMaxQueued = 4;
+// Batches waiting for JS before the poller stops taking records from the ring
+// (12 MiB at most, allocated only while JS is behind; kSpare of them are kept
+// for reuse): with the ring's 4 MiB they hold ~2 s of records at the lab's
+// highest rate and ~80 ms at 4.9 M records/s, through the spells in which a shared CPU slows the JS thread
+// (docs/measurement.md). A larger ring would hold as much but is written
+// through whole at every rate, and cost Node more per record.
+constexpr int kMaxQueued = 48;
+constexpr size_t kSpare = 4;
 }  // namespace
 
 Poller::Poller(Napi::Env env, int ring_fd, size_t ring_bytes, Napi::Function callback) : quarter_(ring_bytes / 4) {
@@ -146,7 +152,7 @@ void Poller::Flush() {
       {
         std::lock_guard<std::mutex> l(q->m);
         q->queued--;
-        if (q->spare.size() < static_cast<size_t>(kMaxQueued)) q->spare.push_back(std::move(*v));
+        if (q->spare.size() < kSpare) q->spare.push_back(std::move(*v));
       }
       delete v;
       q->cv.notify_one();

@@ -10,7 +10,7 @@ export interface TracerOptions {
   wakeupRecords?: number;
   /**
    * Size of the record ring buffer in bytes, a power of two from 1 MiB to
-   * 256 MiB (default 16 MiB, ~350,000 records; bpf/macebpf.h).
+   * 256 MiB (default 4 MiB, ~87,000 records; bpf/macebpf.h).
    */
   ringBytes?: number;
   /** Trace the socket stage (per-socket tracepoints and the containers' cgroups, docs/measurement.md; default true). */

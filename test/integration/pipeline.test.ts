@@ -67,7 +67,7 @@ describe.skipIf(skipUnlessRoot)('pipeline (root, real kernel, synthetic producer
   });
 
   it('overdriven: the ring overflows, and produced = delivered + lost exactly, in the counters too', async () => {
-    const records = 4_000_000; // far beyond the ring's 16 MiB (~350,000 records) at full speed
+    const records = 4_000_000; // far beyond the ring's 4 MiB (~87,000 records) at full speed
     current = open(records);
     const r = current;
     const out = await r.session.tracer.synth({ records, container: r.index, netns: SYNTH_REF.inode, perRun: 65536 });
