@@ -29,10 +29,10 @@ constexpr size_t kMaxBatch = 256 << 10;
 constexpr auto kBatchPeriod = std::chrono::milliseconds(50);
 // Batches waiting for JS before the poller stops taking records from the ring
 // (12 MiB at most, allocated only while JS is behind; kSpare of them are kept
-// for reuse): with the ring's 4 MiB they hold ~2 s of records at the lab's
-// highest rate and ~80 ms at 4.9 M records/s, through the spells in which a shared CPU slows the JS thread
-// (docs/measurement.md). A larger ring would hold as much but is written
-// through whole at every rate, and cost Node more per record.
+// for reuse). With the ring's 4 MiB they hold ~2 s of records at the lab's
+// highest rate and ~80 ms at 4.9 M records/s: the spells in which a shared
+// CPU slows the JS thread (docs/measurement.md). A larger ring would hold as
+// much but is written through whole at every rate, and cost Node more.
 constexpr int kMaxQueued = 48;
 constexpr size_t kSpare = 4;
 }  // namespace

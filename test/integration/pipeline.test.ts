@@ -8,6 +8,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RecordColumns } from '../../src/core/records';
 import type { NetnsRef } from '../../src/host/netns';
 import { Tracing } from '../../src/host/tracing';
+import { run } from '../../src/lab/exec';
 import { leftoverPrograms, ourProgramIds } from '../support/bpf';
 import { isRoot, skipUnlessRoot } from '../support/root';
 import { deadlineMs, quiesce } from '../support/timing';
@@ -145,7 +146,19 @@ describe.skipIf(skipUnlessRoot)('pipeline (root, real kernel, synthetic producer
     expect(runs.at(-1)).toContain(`delivered ${records},`);
   });
 
-  it('ringBytes: a power of two from 1 MiB to 256 MiB; any other size is refused, naming it', () => {
+  it('ringBytes: the kernel ring gets that size; any size but a power of two from 1 MiB to 256 MiB is refused, naming it', async () => {
+    // 2 MiB, not the default: a size that never reaches the kernel fails here
+    const ringSizes = async (): Promise<number[]> =>
+      (JSON.parse((await run('bpftool', ['map', 'show', '-j'])).stdout) as { type: string; name?: string; max_entries: number }[])
+        .filter((m) => m.type === 'ringbuf' && m.name === 'events')
+        .map((m) => m.max_entries);
+    current = open(1, 2 << 20);
+    expect(await ringSizes()).toContain(2 << 20);
+    await current.session.close();
+    current = undefined;
+    // the kernel frees a closed map in the background
+    for (let i = 0; i < 50 && (await ringSizes()).includes(2 << 20); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await ringSizes()).not.toContain(2 << 20);
     for (const [ringBytes, message] of [
       [3 << 20, /'ringBytes' must be a power of two .*got 3145728$/],
       [(1 << 20) + 0.5, /'ringBytes' must be a power of two .*got 1048576\.5$/],
